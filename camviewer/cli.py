@@ -1,0 +1,131 @@
+"""The ``camviewer`` command line. Qt-free: importing it never imports PySide6."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from camviewer import __version__, errors
+from camviewer.io import XrayImage, load_image
+from camviewer.io.grayscale import VoiPreset, Window, to_bits
+from camviewer.io.write import refuse_overwriting_input, write_png
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camviewer", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"camviewer {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = commands.add_parser("info", help="show an image's metadata and window presets")
+    info.add_argument("file", type=Path)
+    info.add_argument("--json", action="store_true", help="print one JSON document")
+    info.add_argument("--anonymize", action="store_true", help="leave out patient name, ID, dates and descriptions")
+    info.set_defaults(run=run_info)
+
+    convert = commands.add_parser("convert", help="write the image as displayed to PNG")
+    convert.add_argument("file", type=Path)
+    convert.add_argument("out", type=Path, metavar="OUT.png")
+    choice = convert.add_mutually_exclusive_group()
+    choice.add_argument("--window", metavar="CENTER,WIDTH", help="a linear window in modality units")
+    choice.add_argument("--preset", type=int, metavar="N", help="window preset N as listed by 'camviewer info'")
+    convert.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG sample depth (default 8)")
+    convert.set_defaults(run=run_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        args.run(args)
+    except errors.CamviewerError as exc:
+        print(f"camviewer: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, errors.UsageError) else EXIT_FAILED
+    return EXIT_OK
+
+
+def run_info(args: argparse.Namespace) -> None:
+    image = load_image(args.file)
+    metadata = image.metadata.anonymized() if args.anonymize else image.metadata
+    document = {
+        "file": args.file.name,
+        "metadata": metadata.to_dict(),
+        "presets": [preset_dict(k, p) for k, p in enumerate(image.presets, start=1)],
+        "default_preset": image.default_preset + 1,
+        "inverted": image.invert,
+        "warnings": list(image.warnings),
+    }
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print(format_info(document))
+
+
+def preset_dict(number: int, preset: VoiPreset) -> dict[str, Any]:
+    entry: dict[str, Any] = {"number": number, "name": preset.name, "source": preset.source}
+    if preset.window is not None:
+        entry.update(kind="window", center=preset.window.center, width=preset.window.width, function=preset.window.function)
+    else:
+        assert preset.lut is not None
+        entry.update(kind="lut", entries=len(preset.lut.data), first_mapped=preset.lut.first_mapped, bits=preset.lut.bits)
+    return entry
+
+
+def format_info(document: dict[str, Any]) -> str:
+    meta = document["metadata"]
+    lines = [f"{'file':<28}{document['file']}"]
+    lines += [f"{key.replace('_', ' '):<28}{_plain(value)}" for key, value in meta.items() if value is not None]
+    lines.append(f"{'display inverted':<28}{'yes (MONOCHROME1)' if document['inverted'] else 'no'}")
+    lines.append("window presets:")
+    for preset in document["presets"]:
+        marker = "*" if preset["number"] == document["default_preset"] else " "
+        if preset["kind"] == "window":
+            detail = f"center {preset['center']:g}, width {preset['width']:g}, {preset['function']}"
+        else:
+            detail = f"VOI LUT, {preset['entries']} entries, {preset['bits']} bits"
+        lines.append(f" {marker}{preset['number']:>2}. {preset['name']}: {detail}")
+    lines += [f"warning: {text}" for text in document["warnings"]]
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return " x ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return str(value)
+
+
+def run_convert(args: argparse.Namespace) -> None:
+    refuse_overwriting_input(args.out, args.file)
+    image = load_image(args.file)
+    shown = image.display(chosen_preset(image, args.window, args.preset))
+    write_png(args.out, to_bits(shown, args.bits))
+
+
+def chosen_preset(image: XrayImage, window: str | None, number: int | None) -> VoiPreset | None:
+    """The preset asked for on the command line, or None for the image's default."""
+    if number is not None:
+        if not 1 <= number <= len(image.presets):
+            raise errors.UsageError(f"--preset must be 1..{len(image.presets)}")
+        return image.presets[number - 1]
+    if window is None:
+        return None
+    try:
+        center, width = (float(part) for part in window.split(","))
+        return VoiPreset("Command line", "user", window=Window(center, width, "LINEAR"))
+    except ValueError as exc:
+        raise errors.UsageError("--window takes CENTER,WIDTH with a finite center and a width of at least 1") from exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Every failure a user can cause, as one exception type with a one-line message.
+
+A message names the category and the file's base name, e.g.
+``Truncated DICOM: pixel data incomplete (chest.dcm)``. It never holds a traceback or
+patient data. ``reason`` is a short stable code for batch journals (``failed:<reason>``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CamviewerError(Exception):
+    """Base class: ``category`` and ``reason`` are fixed per subclass."""
+
+    category = "Error"
+    reason = "error"
+
+    def __init__(self, detail: str = "", path: str | Path | None = None) -> None:
+        self.detail = detail
+        self.filename = Path(path).name if path is not None else None
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        text = f"{self.category}: {self.detail}" if self.detail else self.category
+        return f"{text} ({self.filename})" if self.filename else text
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(CamviewerError):
+    """An input image could not be opened."""
+
+    category = "Cannot open image"
+    reason = "unreadable"
+
+
+class FileMissingError(InputError):
+    category = "File not found or unreadable"
+    reason = "missing"
+
+
+class NotDicomError(InputError):
+    category = "Not a DICOM file"
+    reason = "not-dicom"
+
+
+class UnsupportedImageError(InputError):
+    category = "Not a supported image"
+    reason = "unsupported-format"
+
+
+class TruncatedFileError(InputError):
+    category = "Truncated file"
+    reason = "truncated"
+
+
+class CorruptFileError(InputError):
+    category = "Corrupt file"
+    reason = "corrupt"
+
+
+class NoImageDataError(InputError):
+    category = "No image in file"
+    reason = "no-image"
+
+
+class InvalidImageAttributesError(InputError):
+    category = "Invalid image attributes"
+    reason = "invalid-pixel-attributes"
+
+
+class UnsupportedSyntaxError(InputError):
+    category = "Unsupported transfer syntax"
+    reason = "unsupported-syntax"
+
+
+class MissingDecoderError(InputError):
+    category = "Unsupported compression: decoder not installed"
+    reason = "missing-decoder"
+
+
+class DecodeError(InputError):
+    category = "Compressed image could not be decoded"
+    reason = "corrupt-compressed"
+
+
+class ImageTooLargeError(InputError):
+    category = "Image too large"
+    reason = "too-large"
+
+
+class DecompressionBombError(InputError):
+    category = "Compressed data expands beyond limit"
+    reason = "decompression-bomb"
+
+
+class NoFinitePixelsError(InputError):
+    category = "Image contains no finite pixels"
+    reason = "no-finite-pixels"
+
+
+class UsageError(CamviewerError):
+    """A command-line value the user gave is not valid (e.g. a window width of 0)."""
+
+    category = "Invalid option"
+    reason = "usage"
+
+
+class OutputError(CamviewerError):
+    """An output file could not be written."""
+
+    category = "Could not write output"
+    reason = "write-failed"
