@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +29,29 @@ from camviewer.io.limits import DEFAULT_LIMITS, Limits
 
 DEFER_BYTES = 64 * 1024
 PREAMBLE_AND_MAGIC = 132
+META_LENGTH_ELEMENT = 12  # (0002,0000) UL: tag, VR, length and its 4-byte value
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 UNDEFINED_LENGTH = 0xFFFFFFFF
 COLOR_INTERPRETATIONS = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
 GRAY_INTERPRETATIONS = {"MONOCHROME1", "MONOCHROME2"}
 NATIVE_SYNTAXES = {uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian}
 DEFLATED_SYNTAXES = {uid.DeflatedExplicitVRLittleEndian}
+# GDCM aborts the process on some corrupt JPEG 2000 streams and prints libjpeg chatter to stderr,
+# so it is used only where no other permissively licensed decoder exists (JPEG Lossless).
+PREFERRED_PLUGINS = {
+    uid.JPEG2000Lossless: ("pylibjpeg",),
+    uid.JPEG2000: ("pylibjpeg",),
+    uid.HTJ2KLossless: ("pylibjpeg",),
+    uid.HTJ2KLosslessRPCL: ("pylibjpeg",),
+    uid.HTJ2K: ("pylibjpeg",),
+    uid.JPEGLSLossless: ("pyjpegls", "pylibjpeg"),
+    uid.JPEGLSNearLossless: ("pyjpegls", "pylibjpeg"),
+    uid.JPEGBaseline8Bit: ("pylibjpeg", "pillow"),
+    uid.JPEGExtended12Bit: ("pylibjpeg", "pillow"),
+    uid.JPEGLossless: ("pylibjpeg", "gdcm"),
+    uid.JPEGLosslessSV1: ("pylibjpeg", "gdcm"),
+    uid.RLELossless: ("pylibjpeg", "pydicom"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,17 +72,29 @@ def is_dicom_file(head: bytes) -> bool:
 
 
 def load_dicom(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> XrayImage:
-    """Read the first frame of a DICOM file into an :class:`XrayImage`; raise InputError."""
+    """Read the first frame of a DICOM file into an :class:`XrayImage`; raise InputError.
+
+    Library warnings never escape: each becomes a fixed note on the image.
+    """
     path = Path(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _load(path, limits)
+    notes = {_note_for(str(w.message)) for w in caught} - {"truncated"}
+    return replace(image, warnings=tuple(sorted(set(image.warnings) | notes)))
+
+
+def _load(path: Path, limits: Limits) -> XrayImage:
     size = _checked_size(path)
     _check_magic(path, size)
     if size > limits.max_file_bytes:
         raise errors.ImageTooLargeError(f"file of {size} bytes exceeds the file-size limit", path)
     meta, body_offset = _read_meta(path, size)
-    syntax = _transfer_syntax(meta, path)
+    syntax = _transfer_syntax(meta, path, size)
     if syntax in DEFLATED_SYNTAXES:
         _check_inflated_size(path, body_offset, limits)
     ds, notes = _read_dataset(path, deferred=syntax not in DEFLATED_SYNTAXES)
+    _check_consistent_encoding(ds, path)
     overflow = [] if syntax in DEFLATED_SYNTAXES else _elements_past_end(ds, size)
     pixel_tag = _pixel_tag(ds, path, truncated=bool(overflow) or "truncated" in notes)
     if overflow:
@@ -116,29 +145,37 @@ def _read_meta(path: Path, size: int) -> tuple[FileMetaDataset, int]:
         raise errors.CorruptFileError("DICOM file meta information unreadable", path) from exc
 
 
-def _transfer_syntax(meta: FileMetaDataset, path: Path) -> uid.UID:
+def _transfer_syntax(meta: FileMetaDataset, path: Path, size: int) -> uid.UID:
     syntax = meta.get("TransferSyntaxUID")
     if syntax:
         return uid.UID(str(syntax))
     declared = meta.get("FileMetaInformationGroupLength")
-    if not meta or (declared and declared > sum(len(e.value or b"") + 12 for e in meta.values())):
+    meta_end = PREAMBLE_AND_MAGIC + META_LENGTH_ELEMENT + int(declared) if isinstance(declared, int) else None
+    if size == PREAMBLE_AND_MAGIC or (meta_end is not None and meta_end > size):
         raise errors.TruncatedFileError("DICOM file ends inside its file meta information", path)
     raise errors.CorruptFileError("DICOM file meta information has no transfer syntax", path)
 
 
 def _check_inflated_size(path: Path, offset: int, limits: Limits) -> None:
-    """Inflate a deflated body chunk by chunk without keeping it, refusing bombs."""
+    """Inflate a deflated body in bounded steps without keeping it, refusing bombs.
+
+    The limit is ``max_inflated_bytes``, or ``max_inflate_ratio`` times the compressed size
+    when that is smaller (image data deflates a few times; a bomb a thousand times).
+    """
+    compressed = max(1, path.stat().st_size - offset)
+    budget = min(limits.max_inflated_bytes, max(limits.inflate_ratio_allowance, compressed * limits.max_inflate_ratio))
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     produced = 0
     try:
         with path.open("rb") as fp:
             fp.seek(offset)
             while chunk := fp.read(1 << 20):
-                produced += len(inflater.decompress(chunk, limits.max_inflated_bytes - produced + 1))
-                if produced > limits.max_inflated_bytes:
-                    raise errors.DecompressionBombError(
-                        f"deflated DICOM expands beyond {limits.max_inflated_bytes >> 20} MiB", path
-                    )
+                pending = chunk
+                while pending:
+                    produced += len(inflater.decompress(pending, 1 << 20))
+                    pending = inflater.unconsumed_tail
+                    if produced > budget:
+                        raise errors.DecompressionBombError(f"deflated DICOM expands beyond {budget >> 20} MiB", path)
     except zlib.error as exc:
         raise errors.CorruptFileError("deflated DICOM data is corrupt", path) from exc
     if not inflater.eof:
@@ -178,11 +215,19 @@ def _note_for(message: str) -> str:
     return "the file has minor encoding errors"
 
 
+def _check_consistent_encoding(ds: Dataset, path: Path) -> None:
+    """An explicit-VR element without a VR means pydicom met invalid VR bytes and guessed on."""
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag, keep_deferred=True)
+        if getattr(raw, "is_implicit_VR", True) is False and getattr(raw, "VR", "") is None:
+            raise errors.CorruptFileError("DICOM data elements are malformed", path)
+
+
 def _elements_past_end(ds: Dataset, size: int) -> list[int]:
     """Tags of top-level elements whose declared value runs past the end of the file."""
     past = []
     for tag in list(ds.keys()):
-        raw = ds.get_item(tag)
+        raw = ds.get_item(tag, keep_deferred=True)
         tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", None)
         if tell is None or length is None or length == UNDEFINED_LENGTH:
             continue
@@ -258,17 +303,23 @@ def _check_decoder(syntax: uid.UID, pixels: PixelAttributes, path: Path) -> None
         raise errors.MissingDecoderError("JPEG Extended 12-bit needs pylibjpeg-libjpeg (GPL-3.0, not bundled)", path)
 
 
+def _plugin_for(syntax: uid.UID) -> str:
+    """The first available preferred decoder, or "" to let pydicom try all of them."""
+    if syntax in NATIVE_SYNTAXES | DEFLATED_SYNTAXES:
+        return ""
+    available = get_decoder(syntax).available_plugins
+    return next((name for name in PREFERRED_PLUGINS.get(syntax, ()) if name in available), "")
+
+
 def _syntax_label(syntax: uid.UID) -> str:
     return syntax.name if syntax.is_transfer_syntax else f"UID {syntax}"
 
 
 def _decode_first_frame(ds: Dataset, pixels: PixelAttributes, path: Path) -> np.ndarray:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = pixel_array(ds, index=0)
-            if pixels.photometric == "PALETTE COLOR":
-                frame = apply_color_lut(frame, ds)
+        frame = pixel_array(ds, index=0, decoding_plugin=_plugin_for(ds.file_meta.TransferSyntaxUID))
+        if pixels.photometric == "PALETTE COLOR":
+            frame = apply_color_lut(frame, ds)
     except MemoryError as exc:
         raise errors.ImageTooLargeError("not enough memory to decode the image", path) from exc
     except NotImplementedError as exc:

@@ -118,8 +118,9 @@ def modality_transform(ds: Dataset, signed_input: bool) -> tuple[ModalityTransfo
             return ModalityTransform(lut=lut), notes
         except Exception:  # malformed LUT: fall back to rescale
             notes.add("invalid Modality LUT in file (ignored)")
-    slope = _floats(_get(ds, "RescaleSlope") or 1.0)[0]
-    intercept = _floats(_get(ds, "RescaleIntercept") or 0.0)[0]
+    slope_value, intercept_value = _get(ds, "RescaleSlope"), _get(ds, "RescaleIntercept")
+    slope = 1.0 if slope_value is None else _floats(slope_value)[0]
+    intercept = 0.0 if intercept_value is None else _floats(intercept_value)[0]
     if not (np.isfinite(slope) and slope != 0.0 and np.isfinite(intercept)):
         notes.add("invalid rescale in file; stored values used")
         return ModalityTransform(), notes

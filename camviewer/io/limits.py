@@ -15,6 +15,8 @@ class Limits:
     max_frame_bytes: int = 512 * MIB
     max_total_pixel_bytes: int = 4096 * MIB
     max_inflated_bytes: int = 1024 * MIB
+    max_inflate_ratio: int = 100
+    inflate_ratio_allowance: int = 16 * MIB
     max_raster_pixels: int = 178_956_970 // 2  # Pillow's warning threshold (89.5 Mpx)
 
     def check_dimensions(self, rows: int, columns: int, samples: int, bits_allocated: int, frames: int) -> str | None:

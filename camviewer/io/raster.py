@@ -7,7 +7,6 @@ OpenCV never decodes JPEG here: it silently grey-fills truncated files.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -113,7 +112,6 @@ def _read_rgb16(path: Path, fmt: SourceFormat, shape: tuple[int, ...]) -> np.nda
 
         array = tifffile.imread(path, key=0)
     else:
-        os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DEFAULT_LIMITS.max_raster_pixels))
         import cv2
 
         decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
