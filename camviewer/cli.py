@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,31 @@ from camviewer.io.write import refuse_overwriting_input, write_png
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be computed only when help is shown (no torch import
+    for ``info`` and ``convert``)."""
+
+    def __init__(self, *args: Any, lazy_epilog: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_epilog = lazy_epilog
+
+    def format_help(self) -> str:
+        if self.lazy_epilog is not None:
+            self.epilog = self.lazy_epilog()
+        return super().format_help()
+
+
+def methods_epilog() -> str:
+    from camviewer.explain.cams import CAM_METHODS
+
+    listed = "\n".join(f"  {m.name:<22}{m.label} ({m.reference}){', signed' if m.signed else ''}" for m in CAM_METHODS.values())
+    return f"methods:\n{listed}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="camviewer", description=__doc__)
+    parser = CommandParser(prog="camviewer", description=__doc__)
     parser.add_argument("--version", action="version", version=f"camviewer {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
 
     info = commands.add_parser("info", help="show an image's metadata and window presets")
     info.add_argument("file", type=Path)
@@ -36,6 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     choice.add_argument("--preset", type=int, metavar="N", help="window preset N as listed by 'camviewer info'")
     convert.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG sample depth (default 8)")
     convert.set_defaults(run=run_convert)
+
+    explain = commands.add_parser("explain", help="predict and explain images with a model", lazy_epilog=methods_epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    explain.add_argument("--model", type=Path, required=True, metavar="CARD", help="the model card (JSON)")
+    explain.add_argument("--methods", default="gradcam", help="comma-separated method names (listed below)")
+    explain.add_argument("--target", default="top1", help="top<K>, class names or indices, comma-separated")
+    explain.add_argument("--layer", help="target layer (module name); default: the card's, else automatic")
+    explain.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    explain.add_argument("--trust-code", action="store_true", help="allow the card's factory to run its Python code")
+    explain.add_argument("--out", type=Path, metavar="DIR", help="write overlay PNGs here")
+    explain.add_argument("--save-maps", action="store_true", help="also write each raw map as float32 .npy (needs --out)")
+    explain.add_argument("--batch-size", type=int, default=8)
+    explain.add_argument("--json", action="store_true", help="print one JSON document")
+    explain.set_defaults(run=run_explain_command)
     return parser
 
 
@@ -46,11 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        args.run(args)
+        return args.run(args) or EXIT_OK
     except errors.CamviewerError as exc:
         print(f"camviewer: {exc.message}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, errors.UsageError) else EXIT_FAILED
-    return EXIT_OK
 
 
 def run_info(args: argparse.Namespace) -> None:
@@ -125,6 +160,12 @@ def chosen_preset(image: XrayImage, window: str | None, number: int | None) -> V
         return VoiPreset("Command line", "user", window=Window(center, width, "LINEAR"))
     except ValueError as exc:
         raise errors.UsageError("--window takes CENTER,WIDTH with a finite center and a width of at least 1") from exc
+
+
+def run_explain_command(args: argparse.Namespace) -> int:
+    from camviewer.explain_cli import explain_images
+
+    return explain_images(args)
 
 
 if __name__ == "__main__":

@@ -114,3 +114,57 @@ class OutputError(CamviewerError):
 
     category = "Could not write output"
     reason = "write-failed"
+
+
+class ModelError(CamviewerError):
+    """A model card or model file could not be used."""
+
+    category = "Model could not be loaded"
+    reason = "model"
+
+
+class ModelCardError(ModelError):
+    category = "Invalid model card"
+    reason = "model-card"
+
+
+class TrustRequiredError(ModelError):
+    category = "Model runs code: explicit trust required"
+    reason = "model-untrusted"
+
+
+class UnsafeModelError(ModelError):
+    category = "Model contains executable objects: refused"
+    reason = "model-unsafe"
+
+
+class ModelFormatError(ModelError):
+    category = "Model format not accepted"
+    reason = "model-format"
+
+
+class ModelCorruptError(ModelError):
+    category = "Model file corrupt"
+    reason = "model-corrupt"
+
+
+class ModelTooLargeError(ModelError):
+    category = "Model file exceeds size limit"
+    reason = "model-too-large"
+
+
+class ModelMismatchError(ModelError):
+    category = "Model does not match camviewer's architecture"
+    reason = "model-mismatch"
+
+
+class ModelWeightsError(ModelError):
+    category = "Model weights contain non-finite values"
+    reason = "model-non-finite"
+
+
+class ExplainError(CamviewerError):
+    """An explanation cannot be computed for this model, layer or target."""
+
+    category = "Cannot explain"
+    reason = "explain"

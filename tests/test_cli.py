@@ -21,8 +21,16 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "camviewer", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_importing_the_cli_does_not_import_qt() -> None:
-    code = "import camviewer.cli, camviewer.io, sys; assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)"
+def test_importing_the_cli_does_not_import_qt_or_torch() -> None:
+    """Qt stays in camviewer.gui; torch loads only for commands that run a model."""
+    code = ("import camviewer.cli, camviewer.io, sys; "
+            "assert not any(m.split('.')[0] in ('PySide6', 'pyqtgraph', 'torch') for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_importing_the_engine_does_not_import_qt() -> None:
+    code = ("import camviewer.pipeline, camviewer.explain_cli, camviewer.render, sys; "
+            "assert not any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 

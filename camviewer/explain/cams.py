@@ -1,0 +1,83 @@
+"""The gradient CAM family as pure functions of activations A and gradients G.
+
+A and G are (B, K, h, w): K feature maps at the target layer and the target score's gradient
+with respect to them. Every method returns (B, h, w) maps, unnormalised; methods whose paper
+ends in a ReLU apply it, HiResCAM stays signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+
+CamFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class CamMethod:
+    name: str
+    label: str
+    signed: bool
+    compute: CamFunction
+    reference: str
+
+
+def grad_cam_linear(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Σ_k α_k A_k with α_k = mean_ij G_kij: Grad-CAM before its ReLU."""
+    return (grads.mean(dim=(2, 3), keepdim=True) * acts).sum(dim=1)
+
+
+def grad_cam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Selvaraju et al. 2017: ReLU(Σ_k α_k A_k)."""
+    return torch.relu(grad_cam_linear(acts, grads))
+
+
+def hires_cam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Draelos & Carin 2021: Σ_k G_k ⊙ A_k (signed; sums to score − bias on Conv→Flatten→Linear)."""
+    return (grads * acts).sum(dim=1)
+
+
+def grad_cam_plus_plus(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Chattopadhay et al. 2018, exponential-score closed form:
+    α_kij = G² / (2G² + Σ_ab A_kab · G³), w_k = Σ_ij α_kij ReLU(G_kij), map = ReLU(Σ_k w_k A_k)."""
+    g2, g3 = grads.pow(2), grads.pow(3)
+    sum_a = acts.sum(dim=(2, 3), keepdim=True)
+    alpha = g2 / (2 * g2 + sum_a * g3 + EPS)
+    alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
+    weights = (alpha * torch.relu(grads)).sum(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * acts).sum(dim=1))
+
+
+def xgrad_cam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Fu et al. 2020: w_k = Σ_ij (A_kij / Σ_ab A_kab) G_kij, map = ReLU(Σ_k w_k A_k)."""
+    weights = (grads * acts / (acts.sum(dim=(2, 3), keepdim=True) + EPS)).sum(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * acts).sum(dim=1))
+
+
+def layer_cam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Jiang et al. 2021: ReLU(Σ_k ReLU(G_k) ⊙ A_k)."""
+    return torch.relu((torch.relu(grads) * acts).sum(dim=1))
+
+
+def grad_cam_elementwise(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """pytorch-grad-cam's GradCAMElementWise: ReLU(Σ_k ReLU(G_k ⊙ A_k)) (not HiResCAM)."""
+    return torch.relu(torch.relu(grads * acts).sum(dim=1))
+
+
+CAM_METHODS: Mapping[str, CamMethod] = MappingProxyType(
+    {
+        m.name: m
+        for m in (
+            CamMethod("gradcam", "Grad-CAM", False, grad_cam, "Selvaraju et al., ICCV 2017"),
+            CamMethod("hirescam", "HiResCAM", True, hires_cam, "Draelos & Carin, 2021"),
+            CamMethod("gradcampp", "Grad-CAM++", False, grad_cam_plus_plus, "Chattopadhay et al., WACV 2018"),
+            CamMethod("xgradcam", "XGrad-CAM", False, xgrad_cam, "Fu et al., BMVC 2020"),
+            CamMethod("layercam", "LayerCAM", False, layer_cam, "Jiang et al., IEEE TIP 2021"),
+            CamMethod("gradcam-elementwise", "Grad-CAM element-wise", False, grad_cam_elementwise, "pytorch-grad-cam"),
+        )
+    }
+)

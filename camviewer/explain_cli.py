@@ -1,0 +1,142 @@
+"""``camviewer explain``: run the pipeline, write overlays and raw maps, report as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camviewer import errors
+from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input, write_png
+from camviewer.model.build import LoadedModel, load_model
+from camviewer.pipeline import ExplainRequest, Explanation, ImageResult, run_explain
+from camviewer.render.overlay import normalise, overlay
+
+UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def explain_images(args: argparse.Namespace) -> int:
+    if args.save_maps and args.out is None:
+        raise errors.UsageError("--save-maps needs --out DIR")
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    request = ExplainRequest(tuple(args.images), methods, args.target, args.layer, args.batch_size)
+    if args.out is not None:
+        _prepare_out(args.out, request.images)
+    model = load_model(args.model, trust_code=args.trust_code, device=args.device)
+    stems = _output_stems(request.images)
+    documents, failed = [], 0
+    for index, result in enumerate(run_explain(request, model)):
+        if result.error is not None:
+            failed += 1
+            print(f"camviewer: {result.error.message}", file=sys.stderr)
+        files = _write_outputs(result, stems[index], args.out, args.save_maps) if args.out and result.error is None else {}
+        documents.append(_image_document(result, files))
+    if args.json:
+        print(json.dumps({"model": _model_document(model), "images": documents}, indent=2))
+    else:
+        print(_format_text(documents))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _prepare_out(out: Path, images: tuple[Path, ...]) -> None:
+    if out.exists() and not out.is_dir():
+        raise errors.OutputError("--out must be a folder", out)
+    for image in images:
+        refuse_overwriting_input(out, image)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.OutputError("cannot create the output folder", out) from exc
+
+
+def _output_stems(images: tuple[Path, ...]) -> list[str]:
+    """File-name stems from the input names (never from DICOM values), made unique."""
+    stems = [UNSAFE_NAME.sub("_", p.stem) or "image" for p in images]
+    repeated = {s for s, n in Counter(stems).items() if n > 1}
+    return [f"{k + 1:04d}_{s}" if s in repeated else s for k, s in enumerate(stems)]
+
+
+def _file_name(stem: str, explanation: Explanation, suffix: str) -> str:
+    label = UNSAFE_NAME.sub("_", explanation.target_label)
+    return f"{stem}__{explanation.method}__{explanation.target_index}-{label}{suffix}"
+
+
+def _write_outputs(result: ImageResult, stem: str, out: Path, save_maps: bool) -> dict[int, dict[str, str]]:
+    assert result.model_input is not None
+    files: dict[int, dict[str, str]] = {}
+    for k, explanation in enumerate(result.explanations):
+        signed = explanation.signed
+        heat = normalise(explanation.map, signed)
+        picture = overlay(result.model_input.pixels, heat, cmap="coolwarm" if signed else "inferno")
+        overlay_path = out / _file_name(stem, explanation, ".png")
+        write_png(overlay_path, picture)
+        files[k] = {"overlay_file": str(overlay_path)}
+        if save_maps:
+            map_path = out / _file_name(stem, explanation, ".npy")
+            buffer = io.BytesIO()
+            np.save(buffer, explanation.map.astype(np.float32))
+            atomic_write_bytes(map_path, buffer.getvalue())
+            files[k]["map_file"] = str(map_path)
+    return files
+
+
+def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> dict[str, Any]:
+    if result.error is not None:
+        return {"path": str(result.path), "error": result.error.message, "reason": result.error.reason}
+    return {
+        "path": str(result.path),
+        "predictions": [
+            {"index": p.index, "label": p.label, "logit": p.logit, "probability": p.probability} for p in result.predictions
+        ],
+        "explanations": [
+            {
+                "method": e.method,
+                "target_index": e.target_index,
+                "target_label": e.target_label,
+                "layer": e.layer,
+                "map_shape": list(e.map.shape),
+                "map_file": files.get(k, {}).get("map_file"),
+                "overlay_file": files.get(k, {}).get("overlay_file"),
+                "checks": e.checks,
+            }
+            for k, e in enumerate(result.explanations)
+        ],
+        "warnings": list(result.warnings),
+    }
+
+
+def _model_document(model: LoadedModel) -> dict[str, Any]:
+    card = model.card
+    return {
+        "name": card.name,
+        "card": str(card.path),
+        "architecture": card.architecture,
+        "factory": card.factory,
+        "classes": list(card.classes),
+        "multilabel": card.multilabel,
+        "device": str(model.device),
+        "weights_sha256": model.weights_sha256,
+        "notes": list(model.notes),
+    }
+
+
+def _format_text(documents: list[dict[str, Any]]) -> str:
+    lines = []
+    for doc in documents:
+        if "error" in doc:
+            lines.append(f"{doc['path']}: failed ({doc['reason']})")
+            continue
+        top = ", ".join(f"{p['label']} {p['probability']:.3f}" for p in doc["predictions"][:3])
+        lines.append(f"{doc['path']}: {top}")
+        for e in doc["explanations"]:
+            written = e["overlay_file"] or "(no --out)"
+            lines.append(f"  {e['method']:<20} {e['target_label']:<20} {written}")
+    return "\n".join(lines)

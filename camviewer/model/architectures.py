@@ -1,0 +1,145 @@
+"""Registered architectures, all built with ``weights=None`` (nothing is downloaded).
+
+Each entry builds an ``nn.Module`` for N classes, a channel count and an input size, and names
+its default target layer (``None``: located automatically).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+from torch import nn
+from torchvision import models
+
+Builder = Callable[[int, int, tuple[int, int]], nn.Module]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    build: Builder
+    target_layer: str | None
+    description: str
+
+
+def _first_conv_channels(conv: nn.Conv2d, channels: int) -> nn.Conv2d:
+    """The same convolution taking ``channels`` inputs (1-channel X-ray models)."""
+    if channels == conv.in_channels:
+        return conv
+    return nn.Conv2d(channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
+
+
+def _resnet(factory: Callable[..., models.ResNet]) -> Builder:
+    def build(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+        model = factory(weights=None, num_classes=classes)
+        model.conv1 = _first_conv_channels(model.conv1, channels)
+        return model
+
+    return build
+
+
+def _densenet(factory: Callable[..., models.DenseNet]) -> Builder:
+    def build(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+        model = factory(weights=None, num_classes=classes)
+        model.features.conv0 = _first_conv_channels(model.features.conv0, channels)
+        return model
+
+    return build
+
+
+def _vgg(factory: Callable[..., models.VGG]) -> Builder:
+    def build(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+        model = factory(weights=None, num_classes=classes)
+        model.features[0] = _first_conv_channels(model.features[0], channels)
+        return model
+
+    return build
+
+
+class FeaturesHead(nn.Module):
+    """A backbone ``features`` (ending in its ReLU or pooling) and a ``head`` of modules."""
+
+    def __init__(self, features: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _feature_shape(features: nn.Module, channels: int, size: tuple[int, int]) -> torch.Size:
+    with torch.no_grad():
+        return features.eval()(torch.zeros(1, channels, *size)).shape[1:]
+
+
+def _backbone(name: str, channels: int) -> nn.Module:
+    """Convolutional backbones whose output is the last post-ReLU feature map."""
+    if name == "vgg16":
+        features = models.vgg16(weights=None).features
+        features[0] = _first_conv_channels(features[0], channels)
+        return features
+    if name == "vgg19":
+        features = models.vgg19(weights=None).features
+        features[0] = _first_conv_channels(features[0], channels)
+        return features
+    if name in ("densenet121", "densenet201"):
+        features = getattr(models, name)(weights=None).features
+        features.conv0 = _first_conv_channels(features.conv0, channels)
+        return nn.Sequential(features, nn.ReLU())
+    resnet = getattr(models, name)(weights=None)
+    resnet.conv1 = _first_conv_channels(resnet.conv1, channels)
+    return nn.Sequential(*list(resnet.children())[:-2])
+
+
+def _transfer_head(backbone: str) -> Builder:
+    """The AOPC study: backbone -> max-pool (4) -> flatten -> dense 64 (ReLU) -> dense N."""
+
+    def build(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+        features = _backbone(backbone, channels)
+        c, h, w = _feature_shape(features, channels, size)
+        pooled = (h // 4) * (w // 4)
+        if pooled == 0:
+            raise ValueError(f"input {size[0]}x{size[1]} is too small for {backbone}'s 4x4 max-pool head")
+        head = nn.Sequential(nn.MaxPool2d(4), nn.Flatten(), nn.Linear(c * pooled, 64), nn.ReLU(), nn.Linear(64, classes))
+        return FeaturesHead(features, head)
+
+    return build
+
+
+def _flatten_head(backbone: str) -> Builder:
+    """The HiResCAM study: backbone -> flatten -> class scores (HiResCAM is provably faithful)."""
+
+    def build(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+        features = _backbone(backbone, channels)
+        c, h, w = _feature_shape(features, channels, size)
+        return FeaturesHead(features, nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, classes)))
+
+    return build
+
+
+def _registry() -> Mapping[str, Architecture]:
+    entries = [
+        Architecture("vgg16-transfer", _transfer_head("vgg16"), "features", "VGG16 + max-pool/flatten/dense 64/dense N (AOPC study)"),
+        Architecture("densenet201-transfer", _transfer_head("densenet201"), "features",
+                     "DenseNet201 + max-pool/flatten/dense 64/dense N (AOPC study)"),
+        Architecture("resnet34-flatten", _flatten_head("resnet34"), "features", "ResNet34, Conv -> Flatten -> class scores (HiResCAM study)"),
+        Architecture("resnet50-flatten", _flatten_head("resnet50"), "features", "ResNet50, Conv -> Flatten -> class scores (HiResCAM study)"),
+        Architecture("vgg19-flatten", _flatten_head("vgg19"), "features", "VGG19, Conv -> Flatten -> class scores (HiResCAM study)"),
+        Architecture("densenet121-chexpert", _densenet(models.densenet121), None,
+                     "DenseNet-121, multi-label findings with sigmoid outputs (LRP study)"),
+        Architecture("resnet18", _resnet(models.resnet18), None, "torchvision ResNet-18, N-class head"),
+        Architecture("resnet34", _resnet(models.resnet34), None, "torchvision ResNet-34, N-class head"),
+        Architecture("resnet50", _resnet(models.resnet50), None, "torchvision ResNet-50, N-class head"),
+        Architecture("densenet121", _densenet(models.densenet121), None, "torchvision DenseNet-121, N-class head"),
+        Architecture("densenet201", _densenet(models.densenet201), None, "torchvision DenseNet-201, N-class head"),
+        Architecture("vgg16", _vgg(models.vgg16), None, "torchvision VGG16, N-class head"),
+        Architecture("vgg19", _vgg(models.vgg19), None, "torchvision VGG19, N-class head"),
+    ]
+    return MappingProxyType({entry.name: entry for entry in entries})
+
+
+ARCHITECTURES: Mapping[str, Architecture] = _registry()

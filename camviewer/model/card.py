@@ -1,0 +1,155 @@
+"""Model cards: the JSON file next to the weights that says what a model is and how to feed it.
+
+```json
+{"name": "...", "classes": ["Normal", "COVID"], "multilabel": false,
+ "input": {"size": [224, 224], "channels": 3, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+           "range": [0, 1], "resize": "stretch", "dicom": "window"},
+ "target_layer": "features",
+ "architecture": "densenet121", "weights": "model.safetensors"}
+```
+
+Exactly one source: ``architecture`` + ``weights`` or ``factory`` ("module:callable", optional
+``weights``). Paths are relative to the card.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from camviewer import errors
+
+ResizePolicy = Literal["stretch", "letterbox", "center-crop"]
+DicomSource = Literal["window", "full-range"]
+RESIZE_POLICIES: tuple[str, ...] = ("stretch", "letterbox", "center-crop")
+DICOM_SOURCES: tuple[str, ...] = ("window", "full-range")
+MAX_CARD_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How model input is made: [0, 1] image -> resize -> channels -> scale to ``range`` -> (x - mean) / std."""
+
+    size: tuple[int, int]
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    value_range: tuple[float, float] = (0.0, 1.0)
+    resize: ResizePolicy = "stretch"
+    dicom: DicomSource = "window"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    classes: tuple[str, ...]
+    multilabel: bool
+    input: InputSpec
+    path: Path
+    architecture: str | None = None
+    factory: str | None = None
+    weights: Path | None = None
+    target_layer: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def runs_user_code(self) -> bool:
+        return self.factory is not None
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and validate a model card; raise ModelCardError with one line naming the problem."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise errors.ModelCardError("card file is larger than 1 MiB", path)
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except errors.CamviewerError:
+        raise
+    except OSError as exc:
+        raise errors.FileMissingError("", path) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.ModelCardError("not valid JSON", path) from exc
+    if not isinstance(document, dict):
+        raise errors.ModelCardError("the card must be a JSON object", path)
+    try:
+        return _parse(document, path)
+    except (TypeError, ValueError) as exc:
+        raise errors.ModelCardError(str(exc), path) from exc
+
+
+def _parse(doc: dict[str, Any], path: Path) -> ModelCard:
+    classes = tuple(_require(doc, "classes", list))
+    if not classes or not all(isinstance(c, str) and c for c in classes):
+        raise ValueError("classes must be a non-empty list of names")
+    if len(set(classes)) != len(classes):
+        raise ValueError("class names must be unique")
+    has_architecture, has_factory = "architecture" in doc, "factory" in doc
+    if has_architecture == has_factory:
+        raise ValueError("give exactly one of 'architecture' (with 'weights') or 'factory'")
+    if has_architecture and "weights" not in doc:
+        raise ValueError("'architecture' needs 'weights'")
+    weights = path.parent / _require(doc, "weights", str) if "weights" in doc else None
+    target = doc.get("target_layer")
+    if target is not None and not isinstance(target, str):
+        raise ValueError("target_layer must be a module name")
+    return ModelCard(
+        name=str(doc.get("name") or path.stem),
+        classes=classes,
+        multilabel=bool(doc.get("multilabel", False)),
+        input=_parse_input(_require(doc, "input", dict)),
+        path=path.resolve(),
+        architecture=_require(doc, "architecture", str) if has_architecture else None,
+        factory=_require(doc, "factory", str) if has_factory else None,
+        weights=weights.resolve() if weights else None,
+        target_layer=target,
+    )
+
+
+def _parse_input(spec: dict[str, Any]) -> InputSpec:
+    size = tuple(int(v) for v in _require(spec, "size", list))
+    if len(size) != 2 or min(size) < 8 or max(size) > 4096:
+        raise ValueError("input.size must be [H, W] with 8 <= H, W <= 4096")
+    channels = int(_require(spec, "channels", int))
+    if channels not in (1, 3):
+        raise ValueError("input.channels must be 1 or 3")
+    mean = _floats(spec.get("mean", [0.0] * channels), "input.mean", channels)
+    std = _floats(spec.get("std", [1.0] * channels), "input.std", channels)
+    if any(s <= 0 for s in std):
+        raise ValueError("input.std must be positive")
+    value_range = _floats(spec.get("range", [0.0, 1.0]), "input.range", 2)
+    if not value_range[0] < value_range[1]:
+        raise ValueError("input.range must be [low, high] with low < high")
+    resize = spec.get("resize", "stretch")
+    if resize not in RESIZE_POLICIES:
+        raise ValueError(f"input.resize must be one of {', '.join(RESIZE_POLICIES)}")
+    dicom = spec.get("dicom", "window")
+    if dicom not in DICOM_SOURCES:
+        raise ValueError(f"input.dicom must be one of {', '.join(DICOM_SOURCES)}")
+    return InputSpec((size[0], size[1]), channels, mean, std, (value_range[0], value_range[1]), resize, dicom)
+
+
+def _require(doc: dict[str, Any], key: str, kind: type) -> Any:
+    if key not in doc:
+        raise ValueError(f"missing '{key}'")
+    value = doc[key]
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValueError(f"'{key}' must be a {kind.__name__}")
+    return value
+
+
+def _floats(values: Any, name: str, count: int) -> tuple[float, ...]:
+    if not isinstance(values, list) or len(values) != count:
+        raise ValueError(f"{name} must be a list of {count} numbers")
+    out = tuple(float(v) for v in values)
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name} must be finite")
+    return out

@@ -1,0 +1,96 @@
+"""`camviewer explain`: JSON contract, overlays, raw maps, targets, failures and trust."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camviewer.cli import main
+from conftest import write_model
+from dicom_factory import good_dcm
+
+FIVE = "gradcam,hirescam,gradcampp,xgradcam,layercam"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    code = main(["explain", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_json_document_and_files(tmp_path: Path, model_card: Path, sample_chest: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code, doc = run_json(capsys, str(sample_chest), "--model", str(model_card), "--methods", FIVE,
+                         "--target", "top2", "--out", str(out), "--save-maps")
+    assert code == 0
+    assert doc["model"]["classes"] == ["Normal", "COVID", "Opacity"] and len(doc["model"]["weights_sha256"]) == 64
+    image = doc["images"][0]
+    probs = [p["probability"] for p in image["predictions"]]
+    assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0)
+    assert len(image["explanations"]) == 10
+    top2 = [p["index"] for p in image["predictions"][:2]]
+    assert [e["target_index"] for e in image["explanations"][::5]] == top2
+    for e in image["explanations"]:
+        assert e["layer"] == "layer4"
+        raw = np.load(e["map_file"])
+        assert raw.dtype == np.float32 and raw.shape == (2, 2)
+        if e["method"] != "hirescam":
+            assert raw.min() >= 0  # after the method's own ReLU
+        assert Path(e["overlay_file"]).is_file()
+        assert set(e["checks"]) == {"hirescam_completeness", "gradcam_equals_hirescam", "model_output", "map"}
+    assert sorted(p.suffix for p in out.iterdir()).count(".png") == 10
+
+
+def test_saved_maps_are_unnormalised(tmp_path: Path, model_card: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = good_dcm(tmp_path / "g.dcm")
+    _, doc = run_json(capsys, str(path), "--model", str(model_card), "--methods", "hirescam",
+                      "--target", "COVID", "--out", str(tmp_path / "o"), "--save-maps")
+    e = doc["images"][0]["explanations"][0]
+    assert e["target_label"] == "COVID"
+    check = e["checks"]["hirescam_completeness"]
+    assert check["applicable"]  # resnet18: layer4 -> AdaptiveAvgPool2d -> (functional flatten) -> Linear
+    assert np.load(e["map_file"]).sum() == pytest.approx(check["score"] - check["bias"], rel=1e-4)
+
+
+def test_a_bad_image_fails_alone(tmp_path: Path, model_card: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"hello" * 50)
+    good = good_dcm(tmp_path / "good.dcm")
+    code, doc = run_json(capsys, str(bad), str(good), "--model", str(model_card))
+    assert code == 1
+    assert doc["images"][0]["reason"] == "not-dicom" and "predictions" in doc["images"][1]
+
+
+def test_unknown_method_and_layer_are_usage_errors(tmp_path: Path, model_card: Path) -> None:
+    path = good_dcm(tmp_path / "g.dcm")
+    assert main(["explain", str(path), "--model", str(model_card), "--methods", "nope"]) == 2
+    assert main(["explain", str(path), "--model", str(model_card), "--layer", "no.such"]) == 1
+
+
+def test_named_layer_and_flatten_head_completeness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    card = write_model(tmp_path, architecture="resnet34-flatten")
+    path = good_dcm(tmp_path / "g.dcm")
+    _, doc = run_json(capsys, str(path), "--model", str(card), "--methods", "hirescam")
+    check = doc["images"][0]["explanations"][0]["checks"]["hirescam_completeness"]
+    assert doc["images"][0]["explanations"][0]["layer"] == "features"
+    assert check["applicable"] and check["relative_residual"] < 1e-4
+    _, doc = run_json(capsys, str(path), "--model", str(card), "--methods", "gradcam", "--layer", "features.6")
+    assert doc["images"][0]["explanations"][0]["layer"] == "features.6"
+
+
+def test_factory_cards_need_trust(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mymodel.py").write_text(
+        "import torch\n"
+        "def build():\n"
+        "    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),\n"
+        "                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2))\n")
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"classes": ["a", "b"], "input": {"size": [32, 32], "channels": 1}, "factory": "mymodel:build"}))
+    path = good_dcm(tmp_path / "g.dcm")
+    assert main(["explain", str(path), "--model", str(card)]) == 1
+    assert "explicit trust required" in capsys.readouterr().err
+    code, doc = run_json(capsys, str(path), "--model", str(card), "--trust-code")
+    assert code == 0 and doc["images"][0]["explanations"][0]["layer"] == "1"
