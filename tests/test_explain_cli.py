@@ -94,3 +94,16 @@ def test_factory_cards_need_trust(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "explicit trust required" in capsys.readouterr().err
     code, doc = run_json(capsys, str(path), "--model", str(card), "--trust-code")
     assert code == 0 and doc["images"][0]["explanations"][0]["layer"] == "1"
+
+
+def test_multilabel_models_use_sigmoid_and_explain_logits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    card = write_model(tmp_path, classes=("Atelectasis", "Cardiomegaly", "Edema", "Effusion"), multilabel=True)
+    path = good_dcm(tmp_path / "g.dcm")
+    _, doc = run_json(capsys, str(path), "--model", str(card), "--methods", "hirescam", "--target", "Edema,Effusion")
+    image = doc["images"][0]
+    for p in image["predictions"]:
+        assert p["probability"] == pytest.approx(1 / (1 + np.exp(-p["logit"])))
+    logits = {p["index"]: p["logit"] for p in image["predictions"]}
+    for e in image["explanations"]:
+        assert e["checks"]["hirescam_completeness"]["score"] == pytest.approx(logits[e["target_index"]], rel=1e-5)
+    assert [e["target_label"] for e in image["explanations"]] == ["Edema", "Effusion"]

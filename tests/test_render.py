@@ -1,0 +1,47 @@
+"""Normalisation policies, colormaps and the overlay blend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camviewer.render import Normalisation, colormap, normalise, overlay
+
+
+def test_unsigned_per_image_normalisation_divides_by_the_maximum() -> None:
+    raw = np.array([[-1.0, 0.0], [2.0, 4.0]])
+    np.testing.assert_allclose(normalise(raw, signed=False), [[0, 0], [0.5, 1.0]])
+
+
+def test_signed_normalisation_keeps_zero_at_zero() -> None:
+    raw = np.array([[-2.0, 0.0], [1.0, 4.0]])
+    np.testing.assert_allclose(normalise(raw, signed=True), [[-0.5, 0], [0.25, 1.0]])
+
+
+def test_fixed_and_percentile_policies() -> None:
+    raw = np.arange(101, dtype=np.float32)
+    np.testing.assert_allclose(normalise(raw, False, Normalisation("fixed", scale=50.0))[[25, 50, 100]], [0.5, 1, 1])
+    clipped = normalise(raw, False, Normalisation("percentile", percentile=50.0))
+    assert clipped[50] == pytest.approx(1.0) and clipped[100] == 1.0 and clipped[25] == pytest.approx(0.5)
+
+
+def test_an_all_zero_map_stays_zero() -> None:
+    assert not normalise(np.zeros((3, 3)), signed=False).any()
+
+
+def test_colormaps_are_rgb_tables() -> None:
+    inferno = colormap("inferno")
+    assert inferno.shape == (256, 3) and inferno.dtype == np.uint8
+    assert inferno[0].sum() < inferno[255].sum()  # dark to bright
+    coolwarm = colormap("coolwarm")
+    assert coolwarm[0, 2] > coolwarm[0, 0] and coolwarm[255, 0] > coolwarm[255, 2]  # blue to red
+
+
+def test_overlay_blends_the_resized_map_over_the_image() -> None:
+    pixels = np.full((4, 6), 0.5, dtype=np.float32)
+    heat = np.ones((2, 3), dtype=np.float32)
+    out = overlay(pixels, heat, alpha=0.25, cmap="inferno")
+    expected = np.rint(0.75 * 0.5 * 255 + 0.25 * colormap("inferno")[255].astype(np.float32))
+    assert out.shape == (4, 6, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, np.broadcast_to(expected, (4, 6, 3)))
+    np.testing.assert_array_equal(overlay(pixels, heat, alpha=0.0), np.full((4, 6, 3), 128))
