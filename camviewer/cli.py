@@ -33,9 +33,11 @@ class CommandParser(argparse.ArgumentParser):
 
 def methods_epilog() -> str:
     from camviewer.explain.cams import CAM_METHODS
+    from camviewer.explain.lrp import LRP_METHODS
 
-    listed = "\n".join(f"  {m.name:<22}{m.label} ({m.reference}){', signed' if m.signed else ''}" for m in CAM_METHODS.values())
-    return f"methods:\n{listed}"
+    cams = [f"  {m.name:<22}{m.label} ({m.reference}){', signed' if m.signed else ''}" for m in CAM_METHODS.values()]
+    lrps = [f"  {m.name:<22}{m.reference}; signed, at input resolution" for m in LRP_METHODS.values()]
+    return "methods (gradient CAMs, one shared pass):\n" + "\n".join(cams) + "\n\nLRP methods:\n" + "\n".join(lrps)
 
 
 def build_parser() -> argparse.ArgumentParser:

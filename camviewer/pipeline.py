@@ -20,11 +20,16 @@ from camviewer import errors
 from camviewer.explain.cams import CAM_METHODS
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import TargetLayer, locate_layer
+from camviewer.explain.lrp import LRP_METHODS, compute_lrp, input_bounds
 from camviewer.explain.targets import resolve_targets
 from camviewer.io import load_image
 from camviewer.model.build import LoadedModel
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import ModelInput, prepare
+
+
+METHOD_NAMES: tuple[str, ...] = (*CAM_METHODS, *LRP_METHODS)
+LRP_LAYER = "input"
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,9 @@ class ExplainRequest:
     request_id: int = 0
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.methods if m not in CAM_METHODS]
+        unknown = [m for m in self.methods if m not in METHOD_NAMES]
         if unknown:
-            raise errors.UsageError(f"unknown method {unknown[0]!r}; available: {', '.join(CAM_METHODS)}")
+            raise errors.UsageError(f"unknown method {unknown[0]!r}; available: {', '.join(METHOD_NAMES)}")
         if not self.methods:
             raise errors.UsageError("no method requested")
         if self.batch_size < 1:
@@ -104,7 +109,8 @@ def run_explain(
     cancel: CancelToken | None = None,
 ) -> Iterator[ImageResult]:
     """Predict and explain every image of the request, batch by batch."""
-    layer = _layer(model, request.layer)
+    uses_cams = any(m in CAM_METHODS for m in request.methods)
+    layer = _layer(model, request.layer) if uses_cams else None
     total, done = len(request.images), 0
     for start in range(0, total, request.batch_size):
         if cancel is not None and cancel.cancelled:
@@ -122,7 +128,9 @@ def _layer(model: LoadedModel, name: str | None) -> TargetLayer:
     return locate_layer(model.module, example, name or model.default_layer)
 
 
-def _explain_chunk(request: ExplainRequest, model: LoadedModel, layer: TargetLayer, paths: Sequence[Path]) -> Iterator[ImageResult]:
+def _explain_chunk(
+    request: ExplainRequest, model: LoadedModel, layer: TargetLayer | None, paths: Sequence[Path]
+) -> Iterator[ImageResult]:
     prepared: dict[int, tuple[ModelInput, tuple[str, ...]]] = {}
     failures: dict[int, errors.CamviewerError] = {}
     for k, path in enumerate(paths):
@@ -143,27 +151,46 @@ def _explain_chunk(request: ExplainRequest, model: LoadedModel, layer: TargetLay
 
 
 def _run_model(
-    request: ExplainRequest, model: LoadedModel, layer: TargetLayer, inputs: list[ModelInput]
+    request: ExplainRequest, model: LoadedModel, layer: TargetLayer | None, inputs: list[ModelInput]
 ) -> list[tuple[tuple[Prediction, ...], tuple[Explanation, ...]]]:
+    """Predictions and explanations per input: CAMs from one shared pass, then LRP per method."""
     if not inputs:
         return []
     batch = torch.stack([i.tensor for i in inputs]).to(model.device)
-    classes = model.card.classes
+    classes, multilabel = model.card.classes, model.card.multilabel
 
     def choose(logits: np.ndarray) -> list[tuple[int, ...]]:
-        return [resolve_targets(request.targets, classes, row) for row in probabilities(logits, model.card.multilabel)]
+        return [resolve_targets(request.targets, classes, row) for row in probabilities(logits, multilabel)]
 
-    logits, cams = compute_cams(model.module, batch, choose, request.methods, layer)
-    probs = probabilities(logits, model.card.multilabel)
+    cam_methods = [m for m in request.methods if m in CAM_METHODS]
+    maps: dict[str, list[list[Any]]] = {}
+    if layer is not None:
+        logits, cams = compute_cams(model.module, batch, choose, cam_methods, layer)
+        maps |= {m: [[(r.target_index, r.maps[m], r.checks[m], layer.name) for r in per] for per in cams] for m in cam_methods}
+    else:
+        with torch.no_grad():
+            logits = model.module(batch).float().cpu().numpy()
+    targets = choose(logits)
+    spec = model.card.input
+    for method in (m for m in request.methods if m in LRP_METHODS):
+        lrp = compute_lrp(model.module, batch, targets, method, input_bounds(spec.value_range, spec.mean, spec.std))
+        maps[method] = [[(r.target_index, r.map, r.checks, LRP_LAYER) for r in per] for per in lrp]
+    probs = probabilities(logits, multilabel)
+    return [(_predictions(logits[b], probs[b], classes), _explanations(request.methods, maps, b, classes)) for b in range(len(inputs))]
+
+
+def _predictions(logits: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> tuple[Prediction, ...]:
+    order = np.argsort(-probs, kind="stable")
+    return tuple(Prediction(int(i), classes[i], float(logits[i]), float(probs[i])) for i in order)
+
+
+def _explanations(methods: Sequence[str], maps: dict[str, list[list[Any]]], b: int, classes: Sequence[str]) -> tuple[Explanation, ...]:
+    """Per target, the methods in the order asked."""
+    rounds = len(maps[methods[0]][b])
     out = []
-    for b, per_target in enumerate(cams):
-        predictions = tuple(
-            Prediction(int(i), classes[i], float(logits[b, i]), float(probs[b, i])) for i in np.argsort(-probs[b], kind="stable")
-        )
-        explanations = tuple(
-            Explanation(m, r.target_index, classes[r.target_index], layer.name, r.maps[m], CAM_METHODS[m].signed, r.checks[m])
-            for r in per_target
-            for m in request.methods
-        )
-        out.append((predictions, explanations))
-    return out
+    for r in range(rounds):
+        for method in methods:
+            target, plane, checks, layer = maps[method][b][r]
+            signed = CAM_METHODS[method].signed if method in CAM_METHODS else True
+            out.append(Explanation(method, target, classes[target], layer, plane, signed, checks))
+    return tuple(out)

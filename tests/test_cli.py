@@ -143,3 +143,10 @@ def test_rgb_dicom_converts_in_colour(tmp_path: Path) -> None:
     path = write(make_dataset(pixels=rgb, photometric="RGB", bits_stored=8), tmp_path / "rgb.dcm")
     assert main(["convert", str(path), str(tmp_path / "o.png")]) == 0
     np.testing.assert_array_equal(read_png(tmp_path / "o.png"), rgb)
+
+
+def test_explain_help_lists_every_method() -> None:
+    result = run_cli("explain", "--help")
+    assert result.returncode == 0
+    for method in ("gradcam", "hirescam", "gradcampp", "xgradcam", "layercam", "lrp-epf", "lrp-egb", "lrp-eab"):
+        assert f"  {method} " in result.stdout

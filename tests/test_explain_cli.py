@@ -107,3 +107,18 @@ def test_multilabel_models_use_sigmoid_and_explain_logits(tmp_path: Path, capsys
     for e in image["explanations"]:
         assert e["checks"]["hirescam_completeness"]["score"] == pytest.approx(logits[e["target_index"]], rel=1e-5)
     assert [e["target_label"] for e in image["explanations"]] == ["Edema", "Effusion"]
+
+
+def test_lrp_methods_share_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    card = write_model(tmp_path, architecture="densenet121")
+    path = good_dcm(tmp_path / "g.dcm")
+    _, doc = run_json(capsys, str(path), "--model", str(card), "--methods", "gradcam,lrp-epf,lrp-egb,lrp-eab",
+                      "--target", "top2", "--out", str(tmp_path / "o"), "--save-maps")
+    explanations = doc["images"][0]["explanations"]
+    assert [e["method"] for e in explanations] == ["gradcam", "lrp-epf", "lrp-egb", "lrp-eab"] * 2
+    for e in explanations[1:4]:
+        assert e["layer"] == "input" and np.load(e["map_file"]).shape == (64, 64)
+        assert set(e["checks"]) == {"lrp_conservation", "canonization"}
+        assert e["checks"]["canonization"] == {"family": "densenet", "relative_output_change": pytest.approx(0, abs=1e-5)}
+        logit = next(p["logit"] for p in doc["images"][0]["predictions"] if p["index"] == e["target_index"])
+        assert e["checks"]["lrp_conservation"]["score"] == pytest.approx(logit, rel=1e-5)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import pickle
+import random
 import struct
 import sys
 import time
@@ -250,7 +251,7 @@ def empty_file(folder: Path) -> Path:
 def random_bytes(folder: Path) -> Path:
     """M7: 4 KB of random bytes named .pt."""
     path = folder / "random.pt"
-    path.write_bytes(os.urandom(4096))
+    path.write_bytes(random.Random(7).randbytes(4096))
     return path
 
 
