@@ -23,7 +23,7 @@ from pydicom.pixels import apply_color_lut, get_decoder, pixel_array
 
 from camviewer import errors
 from camviewer.io import dicom_attributes as attrs
-from camviewer.io.grayscale import ModalityTransform, VoiPreset, auto_window, range_window
+from camviewer.io.grayscale import VoiPreset, auto_window, range_window
 from camviewer.io.image import XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 
