@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -79,6 +79,15 @@ class ImageResult:
     model_input: ModelInput | None = None
     warnings: tuple[str, ...] = ()
     error: errors.CamviewerError | None = None
+
+
+class _Plane(NamedTuple):
+    """One method's map for one image and target, before it becomes an Explanation."""
+
+    target: int
+    map: np.ndarray
+    checks: dict[str, Any]
+    layer: str
 
 
 @dataclass(frozen=True)
@@ -163,10 +172,10 @@ def _run_model(
         return [resolve_targets(request.targets, classes, row) for row in probabilities(logits, multilabel)]
 
     cam_methods = [m for m in request.methods if m in CAM_METHODS]
-    maps: dict[str, list[list[Any]]] = {}
+    maps: dict[str, list[list[_Plane]]] = {}
     if layer is not None:
         logits, cams = compute_cams(model.module, batch, choose, cam_methods, layer)
-        maps |= {m: [[(r.target_index, r.maps[m], r.checks[m], layer.name) for r in per] for per in cams] for m in cam_methods}
+        maps |= {m: [[_Plane(r.target_index, r.maps[m], r.checks[m], layer.name) for r in per] for per in cams] for m in cam_methods}
     else:
         with torch.no_grad():
             logits = model.module(batch).float().cpu().numpy()
@@ -174,7 +183,7 @@ def _run_model(
     spec = model.card.input
     for method in (m for m in request.methods if m in LRP_METHODS):
         lrp = compute_lrp(model.module, batch, targets, method, input_bounds(spec.value_range, spec.mean, spec.std))
-        maps[method] = [[(r.target_index, r.map, r.checks, LRP_LAYER) for r in per] for per in lrp]
+        maps[method] = [[_Plane(r.target_index, r.map, r.checks, LRP_LAYER) for r in per] for per in lrp]
     probs = probabilities(logits, multilabel)
     return [(_predictions(logits[b], probs[b], classes), _explanations(request.methods, maps, b, classes)) for b in range(len(inputs))]
 
@@ -184,13 +193,12 @@ def _predictions(logits: np.ndarray, probs: np.ndarray, classes: Sequence[str]) 
     return tuple(Prediction(int(i), classes[i], float(logits[i]), float(probs[i])) for i in order)
 
 
-def _explanations(methods: Sequence[str], maps: dict[str, list[list[Any]]], b: int, classes: Sequence[str]) -> tuple[Explanation, ...]:
+def _explanations(methods: Sequence[str], maps: dict[str, list[list[_Plane]]], b: int, classes: Sequence[str]) -> tuple[Explanation, ...]:
     """Per target, the methods in the order asked."""
-    rounds = len(maps[methods[0]][b])
     out = []
-    for r in range(rounds):
+    for r in range(len(maps[methods[0]][b])):
         for method in methods:
-            target, plane, checks, layer = maps[method][b][r]
+            p = maps[method][b][r]
             signed = CAM_METHODS[method].signed if method in CAM_METHODS else True
-            out.append(Explanation(method, target, classes[target], layer, plane, signed, checks))
+            out.append(Explanation(method, p.target, classes[p.target], p.layer, p.map, signed, p.checks))
     return tuple(out)
