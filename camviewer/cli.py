@@ -74,7 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch-size", type=int, default=8)
     explain.add_argument("--json", action="store_true", help="print one JSON document")
     explain.set_defaults(run=run_explain_command)
+
+    evaluate = commands.add_parser("evaluate", help="perturbation curves, AOPC and Max Sensitivity of explanations",
+                                   lazy_epilog=evaluate_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate.set_defaults(run=run_evaluate_command)
+    add_evaluate_arguments(evaluate)
     return parser
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    parser.add_argument("--model", type=Path, required=True, metavar="CARD")
+    parser.add_argument("--methods", default="gradcam", help="comma-separated method names (see 'camviewer explain --help')")
+    parser.add_argument("--target", default="top1", help="top<K>, class names or indices, comma-separated")
+    parser.add_argument("--layer", help="target layer for CAM methods")
+    parser.add_argument("--grid", type=int, default=9, metavar="R", help="R x R regions (default 9)")
+    parser.add_argument("--perturb", default="gaussian:0.1", metavar="SPEC",
+                        help="constant:V, gaussian:SIGMA, uniform, blur:SIGMA or mean (default gaussian:0.1)")
+    parser.add_argument("--steps", type=int, metavar="L", help="perturb at most L regions (default R*R)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--order", default="morf", help="comma-separated, from morf, lerf, random (default morf)")
+    parser.add_argument("--score", choices=("prob", "logit"), default="prob")
+    parser.add_argument("--sensitivity", action="append", default=[], metavar="R,N",
+                        help="Max Sensitivity with radius R and N samples (repeatable)")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="inputs per forward pass (default: 16 CPU, 64 GPU)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--trust-code", action="store_true")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG of the curves per image and target")
+    parser.add_argument("--json", action="store_true")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,6 +189,26 @@ def chosen_preset(image: XrayImage, window: str | None, number: int | None) -> V
         return VoiPreset("Command line", "user", window=Window(center, width, "LINEAR"))
     except ValueError as exc:
         raise errors.UsageError("--window takes CENTER,WIDTH with a finite center and a width of at least 1") from exc
+
+
+def evaluate_epilog() -> str:
+    return (
+        "definitions:\n"
+        "  grid        region (i, j) covers rows floor(iH/R)..floor((i+1)H/R)-1, columns likewise; index i*R+j\n"
+        "  ranking     by the mean of the map resized bilinearly to HxW; MoRF descending, LeRF ascending,\n"
+        "              ties by index; random: a seeded permutation\n"
+        "  curve       f(x^(k)), k = 0..L: the target's probability (softmax; sigmoid if multi-label) or logit\n"
+        "  AOPC        1/(L+1) * sum_{k=1..L} [f(x^(0)) - f(x^(k))]\n"
+        "  sensitivity max over N samples y uniform in the L-inf ball of radius R (pixel scale) of ||map(x) - map(y)||_2,\n"
+        "              and that divided by ||map(x)||_2\n"
+        "\n" + methods_epilog()
+    )
+
+
+def run_evaluate_command(args: argparse.Namespace) -> int:
+    from camviewer.evaluate_cli import evaluate_images
+
+    return evaluate_images(args)
 
 
 def run_explain_command(args: argparse.Namespace) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -14,12 +13,11 @@ from typing import Any
 import numpy as np
 
 from camviewer import errors
-from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input, write_png
+from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input, safe_name, write_png
 from camviewer.model.build import LoadedModel, load_model
 from camviewer.pipeline import ExplainRequest, Explanation, ImageResult, run_explain
 from camviewer.render.overlay import normalise, overlay
 
-UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -59,13 +57,13 @@ def _prepare_out(out: Path, images: tuple[Path, ...]) -> None:
 
 def _output_stems(images: tuple[Path, ...]) -> list[str]:
     """File-name stems from the input names (never from DICOM values), made unique."""
-    stems = [UNSAFE_NAME.sub("_", p.stem) or "image" for p in images]
+    stems = [safe_name(p.stem) for p in images]
     repeated = {s for s, n in Counter(stems).items() if n > 1}
     return [f"{k + 1:04d}_{s}" if s in repeated else s for k, s in enumerate(stems)]
 
 
 def _file_name(stem: str, explanation: Explanation, suffix: str) -> str:
-    label = UNSAFE_NAME.sub("_", explanation.target_label)
+    label = safe_name(explanation.target_label, "class")
     return f"{stem}__{explanation.method}__{explanation.target_index}-{label}{suffix}"
 
 

@@ -207,3 +207,13 @@ def test_batched_results_equal_single_image_results() -> None:
     for b in range(3):
         _, single = compute_cams(model, x[b : b + 1], [[b]], ["layercam"], layer)
         np.testing.assert_allclose(batched[b][0].maps["layercam"], single[0][0].maps["layercam"], rtol=1e-5, atol=1e-7)
+
+
+def test_cams_work_when_called_under_no_grad() -> None:
+    torch.manual_seed(8)
+    model = GapHead().eval()
+    x = torch.randn(1, 1, 16, 16)
+    layer = locate_layer(model, x)
+    expected = compute_cams(model, x, [[0]], ["gradcam"], layer)[1][0][0].maps["gradcam"]
+    with torch.no_grad():
+        np.testing.assert_array_equal(compute_cams(model, x, [[0]], ["gradcam"], layer)[1][0][0].maps["gradcam"], expected)

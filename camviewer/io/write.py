@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from camviewer import errors
+
+UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_name(text: str, fallback: str = "image") -> str:
+    """A file-name part made of letters, digits, '.', '_' and '-' only."""
+    return UNSAFE_NAME.sub("_", text) or fallback
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

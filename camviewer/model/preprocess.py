@@ -96,9 +96,20 @@ def prepare(image: XrayImage, spec: InputSpec) -> ModelInput:
     pixels = np.zeros((*spec.size, spec.channels), dtype=np.float32)
     region = unit[c.top : c.top + c.height, c.left : c.left + c.width]
     pixels[p.top : p.top + p.height, p.left : p.left + p.width] = resize(region, (p.height, p.width)).reshape(p.height, p.width, -1)
-    low, high = spec.value_range
-    scaled = low + pixels * (high - low)
-    normalised = (scaled - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    tensor = torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))
+    tensor = normalise(torch.from_numpy(to_pixel_scale(pixels, spec))[None], spec)[0]
     shown = pixels[..., 0] if spec.channels == 1 else pixels
     return ModelInput(tensor, shown, geometry)
+
+
+def to_pixel_scale(unit: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """[0, 1] pixels, (H, W) or (H, W, C), to the model's pixel scale ``range``, as (C, H, W) float32."""
+    planes = unit[..., None] if unit.ndim == 2 else unit
+    low, high = spec.value_range
+    return np.ascontiguousarray((low + planes * (high - low)).transpose(2, 0, 1), dtype=np.float32)
+
+
+def normalise(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """(B, C, H, W) pixel-scale values to model input: (x - mean) / std per channel."""
+    mean = torch.tensor(spec.mean, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
+    return (pixels - mean) / std
