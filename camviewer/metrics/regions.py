@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from camviewer import errors
+from camviewer.metrics.resample import bilinear
 
 Order = Literal["morf", "lerf", "random"]
 ORDERS: tuple[Order, ...] = ("morf", "lerf", "random")
@@ -36,8 +36,7 @@ def region_map(shape: tuple[int, int], grid: int) -> np.ndarray:
 
 def region_means(heat: np.ndarray, regions: np.ndarray, grid: int) -> np.ndarray:
     """Mean of the heatmap, resized bilinearly to the regions' shape, in each region."""
-    height, width = regions.shape
-    resized = cv2.resize(heat.astype(np.float64), (width, height), interpolation=cv2.INTER_LINEAR)
+    resized = bilinear(heat, regions.shape)
     sums = np.bincount(regions.ravel(), weights=resized.ravel(), minlength=grid * grid)
     counts = np.bincount(regions.ravel(), minlength=grid * grid)
     return sums / counts
