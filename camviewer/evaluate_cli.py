@@ -12,6 +12,7 @@ import torch
 
 from camviewer import errors
 from camviewer.explain.cams import CAM_METHODS
+from camviewer.explain_cli import model_document, prediction_documents
 from camviewer.explain.layers import locate_layer
 from camviewer.explain.lrp import input_bounds
 from camviewer.io.write import safe_name, write_png
@@ -63,9 +64,7 @@ def evaluate_images(args: argparse.Namespace) -> int:
             _write_plots(args.plots, result, per_image[usable_index], args.score)
         usable_index += 1
     if args.json:
-        print(json.dumps({"model": {"name": model.card.name, "classes": list(model.card.classes),
-                                    "device": str(model.device), "weights_sha256": model.weights_sha256},
-                          "images": documents}, indent=2))
+        print(json.dumps({"model": model_document(model), "images": documents}, indent=2))
     else:
         print(_format_text(documents))
     return EXIT_FAILED if failed else EXIT_OK
@@ -133,8 +132,7 @@ def _image_document(result: ImageResult, curves: list[Curve], grid: int, perturb
                     sensitivity: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "path": str(result.path),
-        "predictions": [{"index": p.index, "label": p.label, "logit": p.logit, "probability": p.probability}
-                        for p in result.predictions],
+        "predictions": prediction_documents(result),
         "curves": [
             {"method": c.method, "target_index": c.target_index, "order": c.order, "grid": grid,
              "perturbation": str(perturbation), "regions": list(c.regions), "curve": c.values.tolist(),

@@ -38,7 +38,7 @@ def explain_images(args: argparse.Namespace) -> int:
         files = _write_outputs(result, stems[index], args.out, args.save_maps) if args.out and result.error is None else {}
         documents.append(_image_document(result, files))
     if args.json:
-        print(json.dumps({"model": _model_document(model), "images": documents}, indent=2))
+        print(json.dumps({"model": model_document(model), "images": documents}, indent=2))
     else:
         print(_format_text(documents))
     return EXIT_FAILED if failed else EXIT_OK
@@ -91,9 +91,7 @@ def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> di
         return {"path": str(result.path), "error": result.error.message, "reason": result.error.reason}
     return {
         "path": str(result.path),
-        "predictions": [
-            {"index": p.index, "label": p.label, "logit": p.logit, "probability": p.probability} for p in result.predictions
-        ],
+        "predictions": prediction_documents(result),
         "explanations": [
             {
                 "method": e.method,
@@ -111,7 +109,11 @@ def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> di
     }
 
 
-def _model_document(model: LoadedModel) -> dict[str, Any]:
+def prediction_documents(result: ImageResult) -> list[dict[str, Any]]:
+    return [{"index": p.index, "label": p.label, "logit": p.logit, "probability": p.probability} for p in result.predictions]
+
+
+def model_document(model: LoadedModel) -> dict[str, Any]:
     card = model.card
     return {
         "name": card.name,

@@ -86,6 +86,7 @@ def _frozen_parameters(model: nn.Module) -> Iterator[None]:
 TargetChooser = Callable[[np.ndarray], Sequence[Sequence[int]]]
 
 
+@torch.enable_grad()  # also when a metric calls it under no_grad
 def compute_cams(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -101,17 +102,6 @@ def compute_cams(
     unknown = [m for m in methods if m not in CAM_METHODS]
     if unknown:
         raise errors.ExplainError(f"unknown CAM method {unknown[0]!r}; known: {', '.join(CAM_METHODS)}")
-    with torch.enable_grad():  # also when called under no_grad / inference_mode by a metric
-        return _compute_cams(model, inputs, targets, methods, layer)
-
-
-def _compute_cams(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    targets: Sequence[Sequence[int]] | TargetChooser,
-    methods: Sequence[str],
-    layer: TargetLayer,
-) -> tuple[np.ndarray, list[list[CamResult]]]:
     with _frozen_parameters(model), _captured(model, layer) as capture:
         logits = model(inputs)
     if capture.calls != 1 or capture.routed is None or capture.activations is None:
