@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch
 
 from camviewer import errors
 from camviewer.explain.cams import CAM_METHODS
-from camviewer.explain_cli import model_document, prediction_documents
+from camviewer.explain_cli import error_document, model_document, prediction_documents
 from camviewer.explain.layers import locate_layer
 from camviewer.explain.lrp import input_bounds
 from camviewer.io.write import safe_name, write_png
@@ -55,8 +54,7 @@ def evaluate_images(args: argparse.Namespace) -> int:
     for result in results:
         if result.error is not None:
             failed += 1
-            print(f"camviewer: {result.error.message}", file=sys.stderr)
-            documents.append({"path": str(result.path), "error": result.error.message, "reason": result.error.reason})
+            documents.append(error_document(result))
             continue
         sens = _sensitivity(result, model, images[usable_index], sensitivities, args, batch)
         documents.append(_image_document(result, per_image[usable_index], args.grid, perturbation, sens))

@@ -32,9 +32,7 @@ def explain_images(args: argparse.Namespace) -> int:
     stems = _output_stems(request.images)
     documents, failed = [], 0
     for index, result in enumerate(run_explain(request, model)):
-        if result.error is not None:
-            failed += 1
-            print(f"camviewer: {result.error.message}", file=sys.stderr)
+        failed += result.error is not None
         files = _write_outputs(result, stems[index], args.out, args.save_maps) if args.out and result.error is None else {}
         documents.append(_image_document(result, files))
     if args.json:
@@ -88,7 +86,7 @@ def _write_outputs(result: ImageResult, stem: str, out: Path, save_maps: bool) -
 
 def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> dict[str, Any]:
     if result.error is not None:
-        return {"path": str(result.path), "error": result.error.message, "reason": result.error.reason}
+        return error_document(result)
     return {
         "path": str(result.path),
         "predictions": prediction_documents(result),
@@ -107,6 +105,13 @@ def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> di
         ],
         "warnings": list(result.warnings),
     }
+
+
+def error_document(result: ImageResult) -> dict[str, Any]:
+    """The JSON entry of an image that could not be read; the reason is printed to stderr too."""
+    assert result.error is not None
+    print(f"camviewer: {result.error.message}", file=sys.stderr)
+    return {"path": str(result.path), "error": result.error.message, "reason": result.error.reason}
 
 
 def prediction_documents(result: ImageResult) -> list[dict[str, Any]]:

@@ -52,3 +52,13 @@ def test_the_same_seed_gives_the_same_curves(tmp_path: Path, model_card: Path, c
 def test_bad_options_are_usage_errors(tmp_path: Path, model_card: Path, args: list[str]) -> None:
     path = good_dcm(tmp_path / "g.dcm")
     assert main(["evaluate", str(path), "--model", str(model_card), *args]) == 2
+
+
+def test_a_bad_image_fails_alone(tmp_path: Path, model_card: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\0" * 10)
+    code = main(["evaluate", str(bad), str(good_dcm(tmp_path / "g.dcm")), "--model", str(model_card), "--grid", "2", "--json"])
+    captured = capsys.readouterr()
+    images = json.loads(captured.out)["images"]
+    assert code == 1 and images[0]["reason"] == "not-dicom" and len(images[1]["curves"]) == 1
+    assert captured.err.strip() == "camviewer: Not a DICOM file (bad.dcm)"
