@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--trust-code", action="store_true", help="allow the card's factory to run its Python code")
     explain.add_argument("--out", type=Path, metavar="DIR", help="write overlay PNGs here")
     explain.add_argument("--save-maps", action="store_true", help="also write each raw map as float32 .npy (needs --out)")
+    explain.add_argument("--export", metavar="png,panel,dicom",
+                         help="annotated PNG at source resolution, an [original | heatmap | overlay] panel, "
+                              "DICOM Secondary Capture (needs --out)")
+    explain.add_argument("--names-from-input", action="store_true",
+                         help="name outputs after the input files (default: image0001 ..., since names may hold PHI)")
+    explain.add_argument("--colormap", default="inferno", help="inferno, viridis, magma, plasma, turbo, jet or hot")
+    explain.add_argument("--opacity", type=float, default=0.45, help="heatmap opacity 0..1 (default 0.45)")
+    explain.add_argument("--threshold", type=float, default=0.0,
+                         help="display values below this fraction of the scale stay transparent")
+    explain.add_argument("--contours", action="store_true", help="draw iso-contours instead of a filled heatmap")
     explain.add_argument("--batch-size", type=int, default=8)
     explain.add_argument("--json", action="store_true", help="print one JSON document")
     explain.set_defaults(run=run_explain_command)

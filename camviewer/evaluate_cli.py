@@ -14,7 +14,7 @@ from camviewer.explain.cams import CAM_METHODS
 from camviewer.explain_cli import error_document, model_document, prediction_documents
 from camviewer.explain.layers import locate_layer
 from camviewer.explain.lrp import input_bounds
-from camviewer.io.write import safe_name, write_png
+from camviewer.io.write import write_png
 from camviewer.metrics.aopc import Curve, CurveImage, CurveRequest, default_batch_size, perturbation_curves
 from camviewer.metrics.perturbation import Perturbation, fully_perturbed, parse_perturbation
 from camviewer.metrics.regions import ORDERS, rank_regions, region_map
@@ -59,7 +59,7 @@ def evaluate_images(args: argparse.Namespace) -> int:
         sens = _sensitivity(result, model, images[usable_index], sensitivities, args, batch)
         documents.append(_image_document(result, per_image[usable_index], args.grid, perturbation, sens))
         if args.plots is not None:
-            _write_plots(args.plots, result, per_image[usable_index], args.score)
+            _write_plots(args.plots, f"image{usable_index + 1:04d}", result, per_image[usable_index], args.score)
         usable_index += 1
     if args.json:
         print(json.dumps({"model": model_document(model), "images": documents}, indent=2))
@@ -142,12 +142,12 @@ def _image_document(result: ImageResult, curves: list[Curve], grid: int, perturb
     }
 
 
-def _write_plots(folder: Path, result: ImageResult, curves: list[Curve], score: str) -> None:
+def _write_plots(folder: Path, stem: str, result: ImageResult, curves: list[Curve], score: str) -> None:
+    """One PNG per target, named from an opaque stem (input names may hold patient names)."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = safe_name(result.path.stem)
     for target in dict.fromkeys(c.target_index for c in curves):
         series = [(f"{c.method} {c.order} AOPC {c.aopc:.3f}", c.values) for c in curves if c.target_index == target]
-        picture = curve_plot(series, f"{result.path.name}: target {target}", "probability" if score == "prob" else "logit")
+        picture = curve_plot(series, f"{stem}: target {target}", "probability" if score == "prob" else "logit")
         write_png(folder / f"{stem}__curves__{target}.png", picture)
 
 

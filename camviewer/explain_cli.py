@@ -7,39 +7,72 @@ import io
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from camviewer import errors
+from camviewer.explain_exports import export_files
 from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input, safe_name, write_png
 from camviewer.model.build import LoadedModel, load_model
 from camviewer.pipeline import ExplainRequest, Explanation, ImageResult, run_explain
-from camviewer.render.overlay import normalise, overlay
+from camviewer.render.overlay import COLORMAPS, OverlayStyle, normalise, overlay
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
+EXPORTS = ("png", "panel", "dicom")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    out: Path
+    save_maps: bool
+    exports: tuple[str, ...]
+    style: OverlayStyle
+    model: LoadedModel
+
+
 def explain_images(args: argparse.Namespace) -> int:
-    if args.save_maps and args.out is None:
-        raise errors.UsageError("--save-maps needs --out DIR")
+    exports = _exports(args.export)
+    if (args.save_maps or exports) and args.out is None:
+        raise errors.UsageError("--save-maps and --export need --out DIR")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     request = ExplainRequest(tuple(args.images), methods, args.target, args.layer, args.batch_size)
     if args.out is not None:
         _prepare_out(args.out, request.images)
+    style = _style(args)
     model = load_model(args.model, trust_code=args.trust_code, device=args.device)
-    stems = _output_stems(request.images)
+    stems = _output_stems(request.images, args.names_from_input)
+    options = OutputOptions(args.out, args.save_maps, exports, style, model) if args.out else None
     documents, failed = [], 0
     for index, result in enumerate(run_explain(request, model)):
         failed += result.error is not None
-        files = _write_outputs(result, stems[index], args.out, args.save_maps) if args.out and result.error is None else {}
+        files = _write_outputs(result, stems[index], options) if options and result.error is None else {}
         documents.append(_image_document(result, files))
     if args.json:
         print(json.dumps({"model": model_document(model), "images": documents}, indent=2))
     else:
         print(_format_text(documents))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _exports(text: str | None) -> tuple[str, ...]:
+    chosen = tuple(e.strip() for e in (text or "").split(",") if e.strip())
+    unknown = [e for e in chosen if e not in EXPORTS]
+    if unknown:
+        raise errors.UsageError(f"--export takes {', '.join(EXPORTS)}")
+    return chosen
+
+
+def _style(args: argparse.Namespace) -> OverlayStyle:
+    if args.colormap not in COLORMAPS:
+        raise errors.UsageError(f"--colormap takes {', '.join(COLORMAPS)}")
+    if not (0.0 <= args.opacity <= 1.0 and 0.0 <= args.threshold < 1.0):
+        raise errors.UsageError("--opacity must be 0..1 and --threshold 0..1 (exclusive)")
+    return OverlayStyle(args.colormap, args.opacity, args.threshold, args.contours)
 
 
 def _prepare_out(out: Path, images: tuple[Path, ...]) -> None:
@@ -53,8 +86,11 @@ def _prepare_out(out: Path, images: tuple[Path, ...]) -> None:
         raise errors.OutputError("cannot create the output folder", out) from exc
 
 
-def _output_stems(images: tuple[Path, ...]) -> list[str]:
-    """File-name stems from the input names (never from DICOM values), made unique."""
+def _output_stems(images: tuple[Path, ...], from_input: bool) -> list[str]:
+    """Opaque stems (image0001 ...) unless asked: input names may hold patient names.
+    Never derived from DICOM values."""
+    if not from_input:
+        return [f"image{k + 1:04d}" for k in range(len(images))]
     stems = [safe_name(p.stem) for p in images]
     repeated = {s for s, n in Counter(stems).items() if n > 1}
     return [f"{k + 1:04d}_{s}" if s in repeated else s for k, s in enumerate(stems)]
@@ -65,23 +101,29 @@ def _file_name(stem: str, explanation: Explanation, suffix: str) -> str:
     return f"{stem}__{explanation.method}__{explanation.target_index}-{label}{suffix}"
 
 
-def _write_outputs(result: ImageResult, stem: str, out: Path, save_maps: bool) -> dict[int, dict[str, str]]:
+def _write_outputs(result: ImageResult, stem: str, options: OutputOptions) -> dict[int, dict[str, str]]:
     assert result.model_input is not None
     files: dict[int, dict[str, str]] = {}
     for k, explanation in enumerate(result.explanations):
-        signed = explanation.signed
-        heat = normalise(explanation.map, signed)
-        picture = overlay(result.model_input.pixels, heat, cmap="coolwarm" if signed else "inferno")
-        overlay_path = out / _file_name(stem, explanation, ".png")
-        write_png(overlay_path, picture)
-        files[k] = {"overlay_file": str(overlay_path)}
-        if save_maps:
-            map_path = out / _file_name(stem, explanation, ".npy")
+        style = replace(options.style, cmap="coolwarm") if explanation.signed else options.style
+        picture = overlay(result.model_input.pixels, normalise(explanation.map, explanation.signed), style=style)
+        files[k] = {"overlay_file": _write_png(options.out / _file_name(stem, explanation, ".png"), picture)}
+        if options.save_maps:
+            map_path = options.out / _file_name(stem, explanation, ".npy")
             buffer = io.BytesIO()
             np.save(buffer, explanation.map.astype(np.float32))
             atomic_write_bytes(map_path, buffer.getvalue())
             files[k]["map_file"] = str(map_path)
+    if options.exports:
+        exported = export_files(result, stem, options.out, options.exports, options.style, options.model)
+        for k, written in exported.items():
+            files[k].update(written)
     return files
+
+
+def _write_png(path: Path, picture: np.ndarray) -> str:
+    write_png(path, picture)
+    return str(path)
 
 
 def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> dict[str, Any]:
@@ -99,6 +141,7 @@ def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> di
                 "map_shape": list(e.map.shape),
                 "map_file": files.get(k, {}).get("map_file"),
                 "overlay_file": files.get(k, {}).get("overlay_file"),
+                **{key: value for key, value in files.get(k, {}).items() if key.startswith(("export_", "panel_"))},
                 "checks": e.checks,
             }
             for k, e in enumerate(result.explanations)

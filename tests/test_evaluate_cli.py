@@ -34,7 +34,7 @@ def test_curves_and_sensitivity_document(tmp_path: Path, model_card: Path, capsy
     assert [(s["method"], s["radius"], s["samples"]) for s in image["sensitivity"]] == [
         ("gradcam", 0.05, 3), ("hirescam", 0.05, 3), ("lrp-epf", 0.05, 3)]
     assert all(s["absolute"] >= 0 for s in image["sensitivity"])
-    plot = tmp_path / "plots" / "g__curves__{}.png".format(curves[0]["target_index"])
+    plot = tmp_path / "plots" / "image0001__curves__{}.png".format(curves[0]["target_index"])
     assert Image.open(plot).size == (720, 440)
 
 

@@ -1,4 +1,10 @@
-"""Heatmap normalisation policies, colormaps and the overlay blend, as pure functions."""
+"""Heatmap normalisation policies, colormaps and overlays, as pure NumPy/OpenCV functions.
+
+A raw map becomes a display map in [0, 1] (unsigned) or [-1, 1] (signed, zero stays zero) by a
+named normalisation policy; a colormap turns it into colours; the overlay blends those over the
+gray image with an opacity, leaving pixels below a threshold (or outside the model's view, NaN)
+untouched, or draws iso-contours instead of filling.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,12 @@ from typing import Literal
 import cv2
 import numpy as np
 
-PERCEPTUAL = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
-              "plasma": cv2.COLORMAP_PLASMA, "turbo": cv2.COLORMAP_TURBO}
+OPENCV_MAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
+               "plasma": cv2.COLORMAP_PLASMA, "turbo": cv2.COLORMAP_TURBO, "jet": cv2.COLORMAP_JET, "hot": cv2.COLORMAP_HOT}
 DIVERGING_ANCHORS = np.array([[59, 76, 192], [221, 221, 221], [180, 4, 38]], dtype=np.float64)  # coolwarm ends
+COLORMAPS: tuple[str, ...] = (*OPENCV_MAPS, "coolwarm")
 DEFAULT_ALPHA = 0.45
+CONTOUR_LEVELS = (0.25, 0.5, 0.75)
 
 
 @dataclass(frozen=True)
@@ -27,17 +35,40 @@ class Normalisation:
     percentile: float = 99.0
     scale: float = 1.0
 
+    def describe(self) -> str:
+        if self.policy == "percentile":
+            return f"percentile {self.percentile:g}"
+        return f"fixed scale {self.scale:g}" if self.policy == "fixed" else "per-image maximum"
 
-def normalise(raw: np.ndarray, signed: bool, policy: Normalisation = Normalisation()) -> np.ndarray:
-    """Unsigned maps to [0, 1] (negatives clipped), signed maps to [-1, 1] keeping zero at zero."""
-    values = raw.astype(np.float32)
+
+@dataclass(frozen=True)
+class OverlayStyle:
+    """``threshold``: display values with |v| below it stay transparent; ``contours``: outline, no fill."""
+
+    cmap: str = "inferno"
+    alpha: float = DEFAULT_ALPHA
+    threshold: float = 0.0
+    contours: bool = False
+
+
+def scale_of(raw: np.ndarray, signed: bool, policy: Normalisation = Normalisation()) -> float:
+    """The raw value that maps to 1 (0 when the map has no positive, or for signed no non-zero, value)."""
+    values = raw[np.isfinite(raw)].astype(np.float64)
     magnitude = np.abs(values) if signed else np.maximum(values, 0)
     if policy.policy == "fixed":
-        scale = policy.scale
-    elif policy.policy == "percentile":
-        scale = float(np.percentile(magnitude, policy.percentile))
-    else:
-        scale = float(magnitude.max())
+        return policy.scale
+    if magnitude.size == 0:
+        return 0.0
+    if policy.policy == "percentile":
+        return float(np.percentile(magnitude, policy.percentile))
+    return float(magnitude.max())
+
+
+def normalise(raw: np.ndarray, signed: bool, policy: Normalisation = Normalisation(), scale: float | None = None) -> np.ndarray:
+    """Unsigned maps to [0, 1] (negatives clipped), signed maps to [-1, 1]; ``scale`` overrides the policy
+    (a shared colour scale across maps)."""
+    values = raw.astype(np.float32)
+    scale = scale_of(raw, signed, policy) if scale is None else scale
     if not np.isfinite(scale) or scale <= 0:
         return np.zeros_like(values)
     return np.clip(values / scale, -1.0 if signed else 0.0, 1.0)
@@ -45,27 +76,61 @@ def normalise(raw: np.ndarray, signed: bool, policy: Normalisation = Normalisati
 
 @cache
 def colormap(name: str) -> np.ndarray:
-    """A (256, 3) uint8 RGB table: OpenCV's perceptual maps, or ``coolwarm`` (diverging)."""
+    """A (256, 3) uint8 RGB table: OpenCV's maps (perceptual ones, jet, hot), or ``coolwarm`` (diverging)."""
     if name == "coolwarm":
         t = np.linspace(0, 1, 256)
         channels = [np.interp(t, (0.0, 0.5, 1.0), DIVERGING_ANCHORS[:, c]) for c in range(3)]
         table = np.rint(np.stack(channels, axis=1)).astype(np.uint8)
-    else:
+    elif name in OPENCV_MAPS:
         ramp = np.arange(256, dtype=np.uint8)[:, None]
-        table = cv2.applyColorMap(ramp, PERCEPTUAL[name])[:, 0, ::-1].copy()
+        table = cv2.applyColorMap(ramp, OPENCV_MAPS[name])[:, 0, ::-1].copy()
+    else:
+        raise ValueError(f"unknown colormap {name!r}; known: {', '.join(COLORMAPS)}")
     table.setflags(write=False)
     return table
 
 
-def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, cmap: str = "inferno") -> np.ndarray:
-    """Blend a normalised map (resized bilinearly to the image) over [0, 1] pixels -> uint8 RGB.
+def colour_index(display: np.ndarray, cmap: str) -> np.ndarray:
+    """Table indices 0..255: [0, 1] directly, or [-1, 1] centred for the diverging map."""
+    unit = (display + 1) / 2 if cmap == "coolwarm" else display
+    return np.rint(np.nan_to_num(unit).clip(0, 1) * 255).astype(np.uint8)
 
-    ``heat`` in [0, 1] indexes ``cmap``; in [-1, 1] (signed) use ``cmap='coolwarm'``.
-    """
+
+def colourise(display: np.ndarray, cmap: str) -> np.ndarray:
+    """The display map as an RGB uint8 image."""
+    return colormap(cmap)[colour_index(display, cmap)]
+
+
+def gray_rgb(pixels: np.ndarray) -> np.ndarray:
+    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float RGB in 0..255."""
+    base = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
+    return base.clip(0, 1).astype(np.float32) * 255
+
+
+def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, cmap: str = "inferno",
+            style: OverlayStyle | None = None) -> np.ndarray:
+    """Blend a display map (resized bilinearly to the image; NaN = not covered) over the pixels -> uint8 RGB."""
+    style = style or OverlayStyle(cmap=cmap, alpha=alpha)
     rows, cols = pixels.shape[:2]
     resized = cv2.resize(heat.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
-    index = np.rint(((resized + 1) / 2 if cmap == "coolwarm" else resized).clip(0, 1) * 255).astype(np.uint8)
-    colour = colormap(cmap)[index].astype(np.float32)
-    base = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
-    blended = (1 - alpha) * base.clip(0, 1) * 255 + alpha * colour
-    return np.rint(blended).clip(0, 255).astype(np.uint8)
+    base = gray_rgb(pixels)
+    if style.contours:
+        return _contours(base, resized, style)
+    colour = colourise(resized, style.cmap).astype(np.float32)
+    shown = np.isfinite(resized) & (np.abs(np.nan_to_num(resized)) >= style.threshold)
+    weight = np.where(shown, style.alpha, 0.0)[..., None]
+    return np.rint((1 - weight) * base + weight * colour).clip(0, 255).astype(np.uint8)
+
+
+def _contours(base: np.ndarray, display: np.ndarray, style: OverlayStyle) -> np.ndarray:
+    """Iso-lines at fixed display levels, coloured by the colormap, 2 px wide."""
+    canvas = np.ascontiguousarray(np.rint(base).astype(np.uint8))
+    magnitude = np.abs(np.nan_to_num(display))
+    for level in CONTOUR_LEVELS:
+        if level < style.threshold:
+            continue
+        mask = (magnitude >= level).astype(np.uint8)
+        outlines, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        colour = tuple(int(c) for c in colormap(style.cmap)[colour_index(np.array(level), style.cmap)])
+        cv2.drawContours(canvas, outlines, -1, colour, 2, cv2.LINE_AA)
+    return canvas

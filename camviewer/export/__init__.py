@@ -1,0 +1,1 @@
+"""DICOM exports of camviewer's rendered results: new instances, never edits of the source."""

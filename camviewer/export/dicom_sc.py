@@ -1,0 +1,294 @@
+"""DICOM Secondary Capture export of a rendered explanation overlay.
+
+The export is a **new** Secondary Capture Image Storage instance
+(1.2.840.10008.5.1.4.1.1.7), built from an allowlist of attributes; nothing is copied
+wholesale from the source, so private tags, device and institution attributes and the
+source's preamble never reach the output.
+
+Why single-frame SC and not Multi-frame True Color SC (1.2.840.10008.5.1.4.1.1.7.4):
+the overlay is a single RGB frame. The single-frame SC IOD is read by every PACS and
+viewer, and it is what chest-X-ray AI products ship. The multi-frame IOD adds mandatory
+Multi-frame and SC Multi-frame Image attributes (Number of Frames, Frame Increment
+Pointer) but holds nothing more for one frame.
+
+De-identification (default) follows the PS3.15 Annex E Basic Application Level
+Confidentiality Profile for the attributes an SC carries. No profile options are applied.
+
+- Patient's Name becomes ``ANONYMOUS^``. Patient ID becomes a pseudo-ID hashed from the
+  replaced Study Instance UID, which is already in the file. So the pseudo-ID reveals
+  nothing more than that UID, and exports of one study share one pseudo-ID. It is not
+  hashed from the original ID: an unkeyed hash of a short MRN can be reversed by trying
+  every MRN. The cost is that different studies of one patient get different pseudo-IDs.
+- Birth Date, Sex, Study Date, Study Time, Study ID, Accession Number and Referring
+  Physician's Name are emptied (action Z). Keeping Sex would need the Retain Patient
+  Characteristics Option, and an overlay does not need it. Keeping study dates would
+  need the Retain Longitudinal Temporal Information Option.
+- Study Description, Institution and device attributes, and private tags are removed
+  (action X): they are never copied.
+- UIDs are replaced consistently (action U). The Study Instance UID and the referenced
+  source SOP Instance UID map to ``generate_uid(entropy_srcs=[original])``, so all
+  exports of one study stay in one study. The map is an unkeyed hash: anyone who holds a
+  candidate original UID can confirm a match, but cannot recover the UID from the output.
+- Body Part Examined, Laterality and Patient Orientation are copied: they describe the
+  anatomy shown, not the person.
+- Series/Content/Instance-creation dates and times are when the export was made, not
+  when the patient was imaged.
+- Patient Identity Removed is ``YES``. De-identification Method and its code sequence
+  (DCM 113100) name camviewer and the Basic Profile. Clean Pixel Data (113101) is **not**
+  claimed: the source pixels pass through unchanged.
+
+Burned In Annotation is ``YES``. The overlay carries burned-in text, and any text burned
+into the radiograph itself passes into the export unchanged. camviewer cannot show that
+this text identifies no one, so it reports YES, and receiving de-identification pipelines
+send the image for pixel review.
+
+With ``keep_identity=True`` the patient and study identity attributes and UIDs are copied
+from the source (a value invalid for its VR is left empty), and Patient Identity Removed
+is ``NO``. Institution and device attributes
+describe the source's equipment, not the equipment that made the export, so they are
+never copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom import config, uid
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.valuerep import PersonName, validate_value
+
+from camviewer import __version__, errors
+from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input
+
+SOFTWARE_NAME = "camviewer"
+SERIES_NUMBER = 9001  # high, so that the export sorts after the acquired series
+ANONYMOUS_NAME = "ANONYMOUS^"  # a bare "ANONYMOUS" is the retired single-component PN form
+PSEUDO_ID_PREFIX = "ANON-"
+DEIDENTIFICATION_METHOD = "camviewer: PS3.15 E.1 Basic Application Confidentiality Profile"
+BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
+MAX_LO_CHARS = 64
+PREAMBLE = bytes(128)
+UNPAIRED_BODY_PARTS = {"CHEST", "THORAX", "ABDOMEN", "PELVIS", "HEAD", "SKULL", "NECK", "SPINE", "HEART"}
+UNICODE_CHARSET = "ISO_IR 192"
+# Patient (Type 2) and General Study (Type 2) attributes: copied when identified, else empty.
+IDENTITY_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                  "ReferringPhysicianName", "StudyID", "AccessionNumber")
+# Type 3 identity attributes: copied only when identified and present in the source.
+IDENTITY_OPTIONAL = ("IssuerOfPatientID", "PatientAge", "StudyDescription")
+
+
+def secondary_capture(source: Dataset, overlay: np.ndarray, *, method: str, description: str,
+                      keep_identity: bool = False, now: datetime | None = None) -> Dataset:
+    """A Secondary Capture data set showing ``overlay`` in the study of ``source``.
+
+    ``overlay`` is a uint8 RGB array (rows, columns, 3) at the source's resolution.
+    ``method`` names the explanation (e.g. "Grad-CAM") in the Derivation Description.
+    ``description`` becomes the Series Description, cut to 64 characters. It must not
+    carry patient data. The result is de-identified unless ``keep_identity`` is True.
+    """
+    _check_overlay(overlay, source)
+    now = now or datetime.now()
+    ds = _new_instance(now)
+    _add_patient_and_study(ds, source, keep_identity)
+    _add_series_and_equipment(ds, description, now)
+    _add_anatomy(ds, source)
+    _add_derivation(ds, source, method, keep_identity)
+    _add_pixels(ds, overlay, source)
+    if _has_non_ascii_text(ds):
+        ds.SpecificCharacterSet = UNICODE_CHARSET
+    return ds
+
+
+def write_secondary_capture(path: Path, dataset: Dataset, *inputs: Path) -> None:
+    """Write ``dataset`` atomically as a DICOM Part 10 file with a zeroed preamble.
+
+    Raises OutputError when ``path`` is one of ``inputs``, or when writing fails. No
+    partial or temporary file is left behind. The preamble is zeroed whatever the data
+    set carries (CVE-2019-11687: a preamble can make a DICOM file also an executable).
+    """
+    refuse_overwriting_input(path, *inputs)
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+    data = bytearray(buffer.getvalue())
+    data[: len(PREAMBLE)] = PREAMBLE
+    atomic_write_bytes(path, bytes(data))
+
+
+def read_source_header(path: Path) -> Dataset:
+    """The source's data set without pixel data, read strictly (never forced).
+
+    pydicom warnings are silenced because they can quote attribute values. Failures
+    raise InputError subclasses that name only the file's base name.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError as exc:
+        raise errors.NotDicomError("", path) from exc
+    except FileNotFoundError as exc:
+        raise errors.FileMissingError("", path) from exc
+    except (EOFError, OSError) as exc:
+        raise errors.TruncatedFileError("DICOM header incomplete", path) from exc
+    except Exception as exc:  # pydicom has no common base class for parse errors
+        raise errors.CorruptFileError("DICOM header unreadable", path) from exc
+
+
+def _check_overlay(overlay: np.ndarray, source: Dataset) -> None:
+    shape = getattr(overlay, "shape", ())
+    if getattr(overlay, "dtype", None) != np.uint8 or len(shape) != 3 or shape[2] != 3 or 0 in shape:
+        raise ValueError("overlay must be a non-empty uint8 RGB array of shape (rows, columns, 3)")
+    expected = (_number(source, "Rows"), _number(source, "Columns"))
+    if None not in expected and tuple(shape[:2]) != expected:
+        raise ValueError(f"overlay is {shape[0]}x{shape[1]} but the source image is {expected[0]}x{expected[1]}")
+
+
+def _new_instance(now: datetime) -> Dataset:
+    """SOP Common module plus the file meta of a new Explicit VR Little Endian instance."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = uid.ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = uid.generate_uid()
+    ds.SOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.InstanceCreationDate, ds.InstanceCreationTime = _date(now), _time(now)
+    return ds
+
+
+def _add_patient_and_study(ds: Dataset, source: Dataset, keep_identity: bool) -> None:
+    """Patient and General Study modules: copied when identified, else de-identified."""
+    original_study = _text(source, "StudyInstanceUID")
+    if keep_identity:
+        for keyword in IDENTITY_TYPE2:
+            setattr(ds, keyword, _text(source, keyword))
+        for keyword in (k for k in IDENTITY_OPTIONAL if _text(source, k)):
+            setattr(ds, keyword, _text(source, keyword))
+        ds.StudyInstanceUID = original_study or uid.generate_uid()
+        ds.PatientIdentityRemoved = "NO"
+        return
+    for keyword in IDENTITY_TYPE2:
+        setattr(ds, keyword, "")
+    ds.StudyInstanceUID = _replacement_uid(original_study) if original_study else uid.generate_uid()
+    ds.PatientName = ANONYMOUS_NAME
+    ds.PatientID = _pseudo_id(ds.StudyInstanceUID)
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = DEIDENTIFICATION_METHOD
+    ds.DeidentificationMethodCodeSequence = [_code(*BASIC_PROFILE_CODE)]
+
+
+def _add_series_and_equipment(ds: Dataset, description: str, now: datetime) -> None:
+    """General Series, General Equipment and SC Equipment modules of the new series."""
+    ds.Modality = "OT"
+    ds.SeriesInstanceUID = uid.generate_uid()
+    ds.SeriesNumber = SERIES_NUMBER
+    ds.SeriesDate, ds.SeriesTime = _date(now), _time(now)
+    ds.SeriesDescription = description[:MAX_LO_CHARS]
+    ds.Manufacturer = SOFTWARE_NAME
+    ds.SoftwareVersions = __version__
+    ds.ConversionType = "WSD"
+    ds.SecondaryCaptureDeviceManufacturer = SOFTWARE_NAME
+    ds.SecondaryCaptureDeviceManufacturerModelName = SOFTWARE_NAME
+    ds.SecondaryCaptureDeviceSoftwareVersions = __version__
+    ds.DateOfSecondaryCapture, ds.TimeOfSecondaryCapture = _date(now), _time(now)
+    ds.InstanceNumber = 1
+    ds.ContentDate, ds.ContentTime = _date(now), _time(now)
+
+
+def _add_anatomy(ds: Dataset, source: Dataset) -> None:
+    """Body Part Examined and Laterality, copied: the export shows the same anatomy.
+
+    Laterality (Type 2C) is required for paired body parts. It is copied when the
+    source has it, left out for a known unpaired part, and otherwise present but empty,
+    which PS3.3 allows when laterality is unknown.
+    """
+    body_part, laterality = _text(source, "BodyPartExamined"), _text(source, "Laterality")
+    if body_part:
+        ds.BodyPartExamined = body_part
+    if laterality or body_part.upper() not in UNPAIRED_BODY_PARTS:
+        ds.Laterality = laterality
+
+
+def _add_derivation(ds: Dataset, source: Dataset, method: str, keep_identity: bool) -> None:
+    """General Image and General Reference attributes saying what the image derives from."""
+    ds.ImageType = ["DERIVED", "SECONDARY"]
+    ds.DerivationDescription = f"{SOFTWARE_NAME} {__version__}: {method} explanation overlay on the source image"
+    ds.PatientOrientation = _text(source, "PatientOrientation")
+    sop_class, sop_instance = _text(source, "SOPClassUID"), _text(source, "SOPInstanceUID")
+    if sop_class and sop_instance:
+        reference = Dataset()
+        reference.ReferencedSOPClassUID = sop_class
+        reference.ReferencedSOPInstanceUID = sop_instance if keep_identity else _replacement_uid(sop_instance)
+        ds.SourceImageSequence = [reference]
+
+
+def _add_pixels(ds: Dataset, overlay: np.ndarray, source: Dataset) -> None:
+    """Image Pixel module (8-bit RGB, interleaved) and the pixel-history attributes."""
+    ds.set_pixel_data(np.ascontiguousarray(overlay), "RGB", 8, generate_instance_uid=False)
+    ds.BurnedInAnnotation = "YES"
+    # PS3.3 C.7.6.1.1.5: once an image has been lossy compressed, "01" is never reset.
+    ds.LossyImageCompression = "01" if _text(source, "LossyImageCompression") == "01" else "00"
+
+
+def _replacement_uid(original: str) -> str:
+    """A new UID derived deterministically from ``original`` (PS3.15 action U)."""
+    return uid.generate_uid(entropy_srcs=[original])
+
+
+def _pseudo_id(study_uid: str) -> str:
+    """A Patient ID hashed from the (already replaced) Study Instance UID."""
+    return PSEUDO_ID_PREFIX + hashlib.sha256(f"camviewer-patient:{study_uid}".encode()).hexdigest()[:16].upper()
+
+
+def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def _text(source: Dataset, keyword: str) -> str:
+    """A source attribute's value as text, or "" when absent, unreadable or invalid for its VR.
+
+    Several values are joined by a backslash. Invalid values are dropped, not copied: they
+    would make the export invalid, and pydicom's warnings and log records quote them.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            value = source.get(keyword)
+        except Exception:  # malformed values raise on conversion
+            return ""
+    items = [] if value is None else list(value) if isinstance(value, MultiValue) else [value]
+    items = [str(item) if isinstance(item, PersonName) else item for item in items]  # PN checks need text
+    try:
+        for item in items:
+            validate_value(dictionary_VR(keyword), item, config.RAISE)
+    except ValueError:
+        return ""
+    return "\\".join(str(item) for item in items)
+
+
+def _number(source: Dataset, keyword: str) -> int | None:
+    text = _text(source, keyword)
+    return int(text) if text.isdigit() else None
+
+
+def _has_non_ascii_text(ds: Dataset) -> bool:
+    return any(isinstance(e.value, (str, PersonName)) and not str(e.value).isascii() for e in ds.iterall())
+
+
+def _date(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d")
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%H%M%S")
