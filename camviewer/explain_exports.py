@@ -33,7 +33,8 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
         chosen = _style(style, explanation.signed)
         if "png" in exports:
             picture = annotated(display, geometry, entry, _caption(result, explanation, model, date), chosen)
-            files[k]["export_png"] = _write(out / f"{stem}__{explanation.method}__{explanation.target_index}__annotated.png", picture)
+            name = f"{stem}__{explanation.method}__{explanation.target_index}__annotated.png"
+            files[k]["export_png"] = _write(out / name, picture, result.path)
         if "dicom" in exports and image.metadata.format == "dicom":
             picture = source_overlay(display, geometry, explanation.map, explanation.signed, chosen)
             files[k]["export_dicom"] = _write_dicom(result.path, out, stem, explanation, picture)
@@ -41,7 +42,7 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
         print(f"camviewer: DICOM export skipped: the input is not DICOM ({result.path.name})", file=sys.stderr)
     if "panel" in exports:
         picture = panel(result.model_input.pixels, [_entry(e) for e in result.explanations], style.cmap)
-        panel_file = _write(out / f"{stem}__panel.png", picture)
+        panel_file = _write(out / f"{stem}__panel.png", picture, result.path)
         for entry_files in files.values():
             entry_files["panel_file"] = panel_file
     return files
@@ -62,8 +63,8 @@ def _caption(result: ImageResult, explanation: Explanation, model: LoadedModel, 
                    explanation.layer, date)
 
 
-def _write(path: Path, picture) -> str:  # noqa: ANN001
-    write_png(path, picture)
+def _write(path: Path, picture, source: Path) -> str:  # noqa: ANN001
+    write_png(path, picture, source)
     return str(path)
 
 

@@ -144,3 +144,13 @@ def test_dicom_export_of_a_png_is_skipped_with_a_message(tmp_path: Path, model_c
                  "--export", "dicom"]) == 0
     assert "DICOM export skipped: the input is not DICOM (x.png)" in capsys.readouterr().err
     assert not list((tmp_path / "o").glob("*.dcm"))
+
+
+def test_an_export_never_replaces_an_input(tmp_path: Path, model_card: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    source = out / "image0001__panel.png"
+    Image.fromarray((pixels() * 255).astype(np.uint8)).save(source)
+    before = source.read_bytes()
+    assert main(["explain", str(source), "--model", str(model_card), "--out", str(out), "--export", "panel"]) == 1
+    assert source.read_bytes() == before
