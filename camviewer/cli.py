@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    lazy_epilog=evaluate_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.set_defaults(run=run_evaluate_command)
     add_evaluate_arguments(evaluate)
+
+    demo = commands.add_parser("demo-data", help="write a folder of synthetic chest radiographs with lesion masks")
+    demo.add_argument("out", type=Path, metavar="OUT", help="a new or empty folder")
+    demo.add_argument("--n", type=int, default=20, help="number of phantoms, classes in turn (default 20)")
+    demo.add_argument("--size", type=int, default=512, help="image width and height, 64..2048 (default 512)")
+    demo.add_argument("--seed", type=int, default=0, help="non-negative; the same seed writes the same files")
+    demo.add_argument("--format", choices=("dcm", "png", "both"), default="both", help="image files (default both)")
+    demo.set_defaults(run=run_demo_data_command)
     return parser
 
 
@@ -225,6 +233,17 @@ def run_explain_command(args: argparse.Namespace) -> int:
     from camviewer.explain_cli import explain_images
 
     return explain_images(args)
+
+
+def run_demo_data_command(args: argparse.Namespace) -> None:
+    from camviewer.phantom.demo_data import write_demo_folder
+
+    formats = ("dcm", "png") if args.format == "both" else (args.format,)
+    try:
+        summary = write_demo_folder(args.out, n=args.n, size=args.size, seed=args.seed, formats=formats)
+    except ValueError as exc:
+        raise errors.UsageError(str(exc)) from exc
+    print(summary.describe())
 
 
 if __name__ == "__main__":

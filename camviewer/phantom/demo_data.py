@@ -1,0 +1,118 @@
+"""A demo folder of phantoms: ``images/``, ``masks/``, ``labels.csv`` and ``labels_multilabel.csv``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from camviewer import errors
+from camviewer.io.write import atomic_write_bytes
+from camviewer.phantom.generate import CLASSES, FINDINGS, Phantom, check_size, generate
+from camviewer.phantom.write import Modality, Photometric, write_dicom, write_mask, write_png
+
+Format = Literal["dcm", "png"]
+MAX_IMAGES = 100_000
+DICOM_BITS = (12, 14, 15, 16)
+
+
+@dataclass(frozen=True)
+class DicomStyle:
+    """How one phantom is stored as DICOM, varied across the folder."""
+
+    modality: Modality
+    photometric: Photometric
+    bits: int
+    compress: bool
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> DicomStyle:
+        modality: Modality = "CR" if rng.integers(0, 2) else "DX"
+        monochrome1 = rng.random() < (0.7 if modality == "CR" else 0.2)
+        return cls(modality, "MONOCHROME1" if monochrome1 else "MONOCHROME2",
+                   int(rng.choice(DICOM_BITS)), bool(rng.random() < 1 / 3))
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    folder: Path
+    phantoms: int
+    images: int
+    per_class: dict[str, int]
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{count} {name}" for name, count in self.per_class.items())
+        return f"wrote {self.phantoms} phantoms ({self.images} images; {counts}) to {self.folder}"
+
+
+def phantom_seed(seed: int, index: int) -> int:
+    """The seed of the ``index``-th phantom of a folder made with ``seed``."""
+    return seed * MAX_IMAGES + index
+
+
+def write_demo_folder(out: str | Path, n: int = 20, size: int = 512, seed: int = 0,
+                      formats: Sequence[Format] = ("dcm", "png")) -> DemoSummary:
+    """Write ``n`` phantoms, classes in turn (normal, nodule, ...), into the new or empty folder ``out``."""
+    out = Path(out)
+    _check_arguments(n, size, seed, formats)
+    _prepare_folder(out)
+    rows: list[tuple[str, Phantom]] = []
+    for index in range(n):
+        number = phantom_seed(seed, index)
+        phantom = generate(number, CLASSES[index % len(CLASSES)], size)
+        stem = f"syn-{number:04d}"
+        write_mask(out / "masks" / f"{stem}.png", phantom.mask)
+        for fmt in formats:
+            rows.append((f"images/{stem}.{fmt}", phantom))
+            _write_image(out / "images" / f"{stem}.{fmt}", phantom, number)
+    _write_labels(out, rows)
+    per_class = {name: len(range(k, n, len(CLASSES))) for k, name in enumerate(CLASSES)}
+    return DemoSummary(out, n, len(rows), per_class)
+
+
+def _check_arguments(n: int, size: int, seed: int, formats: Sequence[Format]) -> None:
+    check_size(size)
+    if not 1 <= n <= MAX_IMAGES:
+        raise ValueError(f"the number of phantoms must be 1..{MAX_IMAGES}, not {n}")
+    if seed < 0:
+        raise ValueError(f"the seed must be non-negative, not {seed}")
+    if not formats or not set(formats) <= {"dcm", "png"}:
+        raise ValueError(f"formats must be dcm and/or png, not {list(formats)}")
+
+
+def _prepare_folder(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise errors.OutputError("output folder exists and is not empty", out)
+    try:
+        for sub in ("images", "masks"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.OutputError(exc.strerror or "cannot create folder", out) from exc
+
+
+def _write_image(path: Path, phantom: Phantom, number: int) -> None:
+    if path.suffix == ".png":
+        write_png(path, phantom, bits=16)
+        return
+    style = DicomStyle.draw(np.random.default_rng([number, 0xD1C0]))
+    write_dicom(path, phantom, photometric=style.photometric, bits=style.bits, modality=style.modality,
+                compress=style.compress, seed=number)
+
+
+def _write_labels(out: Path, rows: list[tuple[str, Phantom]]) -> None:
+    single = [("path", "label")] + [(path, phantom.label) for path, phantom in rows]
+    flags = [tuple(str(int(f in phantom.labels)) for f in FINDINGS) for _, phantom in rows]
+    multi = [("path", *FINDINGS)] + [(path, *row) for (path, _), row in zip(rows, flags)]
+    atomic_write_bytes(out / "labels.csv", _csv_bytes(single))
+    atomic_write_bytes(out / "labels_multilabel.csv", _csv_bytes(multi))
+
+
+def _csv_bytes(rows: list[tuple[str, ...]]) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue().encode("utf-8")
