@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="predict and explain images with a model", lazy_epilog=methods_epilog,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    explain.add_argument("--model", type=Path, required=True, metavar="CARD", help="the model card (JSON)")
+    explain.add_argument("--model", type=Path, metavar="CARD", help="the model card (JSON); default: the demo model")
     explain.add_argument("--methods", default="gradcam", help="comma-separated method names (listed below)")
     explain.add_argument("--target", default="top1", help="top<K>, class names or indices, comma-separated")
     explain.add_argument("--layer", help="target layer (module name); default: the card's, else automatic")
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    parser.add_argument("--model", type=Path, required=True, metavar="CARD")
+    parser.add_argument("--model", type=Path, metavar="CARD", help="the model card (JSON); default: the demo model")
     parser.add_argument("--methods", default="gradcam", help="comma-separated method names (see 'camviewer explain --help')")
     parser.add_argument("--target", default="top1", help="top<K>, class names or indices, comma-separated")
     parser.add_argument("--layer", help="target layer for CAM methods")

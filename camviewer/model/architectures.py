@@ -121,6 +121,33 @@ def _flatten_head(backbone: str) -> Builder:
     return build
 
 
+def _demo_vgg(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+    """Four conv blocks (3x3 conv, ReLU, max-pool) -> flatten -> class scores: HiResCAM is faithful
+    at ``features`` (the last max-pool's output), Grad-CAM is not."""
+    layers: list[nn.Module] = []
+    widths = (channels, 16, 32, 48, 64)
+    for c_in, c_out in zip(widths, widths[1:]):
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+    features = nn.Sequential(*layers)
+    c, h, w = _feature_shape(features, channels, size)
+    return FeaturesHead(features, nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, classes)))
+
+
+def _demo_resnet(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
+    """A small ResNet (torchvision BasicBlocks) -> global average pool -> class scores:
+    Grad-CAM equals HiResCAM at ``features``."""
+    from torchvision.models.resnet import BasicBlock
+
+    def block(c_in: int, c_out: int) -> nn.Module:
+        down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), nn.BatchNorm2d(c_out))
+        return BasicBlock(c_in, c_out, stride=2, downsample=down)
+
+    stem = [nn.Conv2d(channels, 16, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    features = nn.Sequential(*stem, block(16, 32), block(32, 48), block(48, 64))
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+    return FeaturesHead(features, head)
+
+
 def _registry() -> Mapping[str, Architecture]:
     entries = [
         Architecture("vgg16-transfer", _transfer_head("vgg16"), "features", "VGG16 + max-pool/flatten/dense 64/dense N (AOPC study)"),
@@ -131,6 +158,8 @@ def _registry() -> Mapping[str, Architecture]:
         Architecture("vgg19-flatten", _flatten_head("vgg19"), "features", "VGG19, Conv -> Flatten -> class scores (HiResCAM study)"),
         Architecture("densenet121-chexpert", _densenet(models.densenet121), None,
                      "DenseNet-121, multi-label findings with sigmoid outputs (LRP study)"),
+        Architecture("demo-vgg", _demo_vgg, "features", "small VGG-style demo model: conv/max-pool -> flatten -> scores"),
+        Architecture("demo-resnet", _demo_resnet, "features", "small ResNet-style demo model: blocks -> GAP -> scores"),
         Architecture("resnet18", _resnet(models.resnet18), None, "torchvision ResNet-18, N-class head"),
         Architecture("resnet34", _resnet(models.resnet34), None, "torchvision ResNet-34, N-class head"),
         Architecture("resnet50", _resnet(models.resnet50), None, "torchvision ResNet-50, N-class head"),

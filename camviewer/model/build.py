@@ -35,8 +35,15 @@ class LoadedModel:
         return None
 
 
-def load_model(card: str | Path | ModelCard, *, trust_code: bool = False, device: str | None = None) -> LoadedModel:
-    """Build the card's model, load its weights safely, check it, move it to the device."""
+DEFAULT_CARD = Path(__file__).resolve().parents[2] / "models" / "demo-resnet.json"
+
+
+def load_model(card: str | Path | ModelCard | None, *, trust_code: bool = False, device: str | None = None) -> LoadedModel:
+    """Build the card's model (``None``: the demo model), load its weights safely, check it, move it to the device."""
+    if card is None:
+        if not DEFAULT_CARD.is_file():
+            raise errors.UsageError("no --model given and the demo model is not installed (models/demo-resnet.json)")
+        card = DEFAULT_CARD
     card = card if isinstance(card, ModelCard) else load_card(card)
     target = select_device(device)
     if card.runs_user_code and not trust_code:
