@@ -107,7 +107,7 @@ def _write_outputs(result: ImageResult, stem: str, options: OutputOptions) -> di
     for k, explanation in enumerate(result.explanations):
         style = replace(options.style, cmap="coolwarm") if explanation.signed else options.style
         picture = overlay(result.model_input.pixels, normalise(explanation.map, explanation.signed), style=style)
-        files[k] = {"overlay_file": _write_png(options.out / _file_name(stem, explanation, ".png"), picture, result.path)}
+        files[k] = {"overlay_file": write_png(options.out / _file_name(stem, explanation, ".png"), picture, result.path)}
         if options.save_maps:
             map_path = options.out / _file_name(stem, explanation, ".npy")
             buffer = io.BytesIO()
@@ -119,11 +119,6 @@ def _write_outputs(result: ImageResult, stem: str, options: OutputOptions) -> di
         for k, written in exported.items():
             files[k].update(written)
     return files
-
-
-def _write_png(path: Path, picture: np.ndarray, source: Path) -> str:
-    write_png(path, picture, source)
-    return str(path)
 
 
 def _image_document(result: ImageResult, files: dict[int, dict[str, str]]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
         if "png" in exports:
             picture = annotated(display, geometry, entry, _caption(result, explanation, model, date), chosen)
             name = f"{stem}__{explanation.method}__{explanation.target_index}__annotated.png"
-            files[k]["export_png"] = _write(out / name, picture, result.path)
+            files[k]["export_png"] = write_png(out / name, picture, result.path)
         if "dicom" in exports and image.metadata.format == "dicom":
             picture = source_overlay(display, geometry, explanation.map, explanation.signed, chosen)
             files[k]["export_dicom"] = _write_dicom(result.path, out, stem, explanation, picture)
@@ -42,7 +42,7 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
         print(f"camviewer: DICOM export skipped: the input is not DICOM ({result.path.name})", file=sys.stderr)
     if "panel" in exports:
         picture = panel(result.model_input.pixels, [_entry(e) for e in result.explanations], style.cmap)
-        panel_file = _write(out / f"{stem}__panel.png", picture, result.path)
+        panel_file = write_png(out / f"{stem}__panel.png", picture, result.path)
         for entry_files in files.values():
             entry_files["panel_file"] = panel_file
     return files
@@ -61,11 +61,6 @@ def _caption(result: ImageResult, explanation: Explanation, model: LoadedModel, 
     probability = next(p.probability for p in result.predictions if p.index == explanation.target_index)
     return Caption(model.card.name, model.weights_sha256, explanation.target_label, probability, explanation.method,
                    explanation.layer, date)
-
-
-def _write(path: Path, picture, source: Path) -> str:  # noqa: ANN001
-    write_png(path, picture, source)
-    return str(path)
 
 
 def _write_dicom(source: Path, out: Path, stem: str, explanation: Explanation, picture) -> str:  # noqa: ANN001

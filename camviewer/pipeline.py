@@ -176,10 +176,11 @@ def _run_model(
     if layer is not None:
         logits, cams = compute_cams(model.module, batch, choose, cam_methods, layer)
         maps |= {m: [[_Plane(r.target_index, r.maps[m], r.checks[m], layer.name) for r in per] for per in cams] for m in cam_methods}
+        targets = [[r.target_index for r in per] for per in cams]
     else:
         with torch.no_grad():
             logits = model.module(batch).float().cpu().numpy()
-    targets = choose(logits)
+        targets = choose(logits)
     spec = model.card.input
     for method in (m for m in request.methods if m in LRP_METHODS):
         lrp = compute_lrp(model.module, batch, targets, method, input_bounds(spec.value_range, spec.mean, spec.std))

@@ -74,7 +74,8 @@ def refuse_overwriting_input(output: str | Path, *inputs: str | Path) -> None:
             raise errors.OutputError("output must not be an input file", output)
 
 
-def write_png(path: str | Path, pixels: np.ndarray, *inputs: str | Path) -> None:
-    """Atomically write a PNG, refusing to replace any of ``inputs``."""
+def write_png(path: str | Path, pixels: np.ndarray, *inputs: str | Path) -> str:
+    """Atomically write a PNG, refusing to replace any of ``inputs``; return the path written."""
     refuse_overwriting_input(path, *inputs)
     atomic_write_bytes(path, encode_png(pixels))
+    return str(path)
