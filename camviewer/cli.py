@@ -116,6 +116,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensitivity", action="append", default=[], metavar="R,N",
                         help="Max Sensitivity with radius R and N samples (repeatable)")
     parser.add_argument("--batch-size", type=int, metavar="N", help="inputs per forward pass (default: 16 CPU, 64 GPU)")
+    parser.add_argument("--whole-model", action="store_true",
+                        help="run the whole model at every curve step (default: recompute only the changed region's footprint)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--trust-code", action="store_true")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG of the curves per image and target")

@@ -47,7 +47,7 @@ def evaluate_images(args: argparse.Namespace) -> int:
     ]
     batch = args.batch_size or default_batch_size(model.device)
     curves = perturbation_curves(model.module, spec, images, requests, regions, steps, score=args.score,
-                                 multilabel=model.card.multilabel, batch_size=batch)
+                                 multilabel=model.card.multilabel, batch_size=batch, incremental=not args.whole_model)
     per_image = [[c for c, q in zip(curves, requests) if q.image == k] for k in range(len(usable))]
     documents, failed = [], 0
     usable_index = 0

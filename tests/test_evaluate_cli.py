@@ -62,3 +62,13 @@ def test_a_bad_image_fails_alone(tmp_path: Path, model_card: Path, capsys: pytes
     images = json.loads(captured.out)["images"]
     assert code == 1 and images[0]["reason"] == "not-dicom" and len(images[1]["curves"]) == 1
     assert captured.err.strip() == "camviewer: Not a DICOM file (bad.dcm)"
+
+
+def test_whole_model_gives_the_same_curves(capsys: pytest.CaptureFixture[str]) -> None:
+    """The default model splits (incremental steps); --whole-model runs every step whole."""
+    sample = Path(__file__).parents[1] / "resources" / "samples" / "phantom_nodule.png"
+    curves = []
+    for extra in ([], ["--whole-model"]):
+        assert main(["evaluate", str(sample), "--methods", "hirescam", "--order", "morf,lerf", "--json", *extra]) == 0
+        curves.append([c["curve"] for c in json.loads(capsys.readouterr().out)["images"][0]["curves"]])
+    np.testing.assert_allclose(curves[0], curves[1], rtol=1e-5, atol=1e-7)

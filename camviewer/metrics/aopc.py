@@ -8,10 +8,13 @@ multi-label models) or its logit. AOPC = 1/(L+1) * sum_{k=1..L} [f(x^(0)) - f(x^
 Every x^(k) is identified by its image and its set of perturbed regions, so identical inputs
 (x^(0), x^(L), shared prefixes of rankings) are run once, whichever method, order or target needs
 them. Forward passes run in batches under ``torch.inference_mode`` in channels-last memory format.
+Each x^(k) extends its parent x^(k-1) by one region, so a model with a local convolutional front
+recomputes only that region's footprint there (``camviewer.metrics.incremental``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from camviewer.metrics.incremental import PrefixSplit, find_split, paste
 from camviewer.model.card import InputSpec
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import normalise
@@ -82,6 +86,16 @@ def channels_last(model: nn.Module) -> Iterator[None]:
         model.to(memory_format=torch.contiguous_format)
 
 
+@dataclass(frozen=True, eq=False)
+class _Input:
+    """One distinct x^(k): its image, its perturbed regions, and the input it extends by one region."""
+
+    image: int
+    perturbed: np.ndarray
+    parent: int | None = None
+    added: int | None = None
+
+
 def perturbation_curves(
     model: nn.Module,
     spec: InputSpec,
@@ -93,28 +107,20 @@ def perturbation_curves(
     score: Score = "prob",
     multilabel: bool = False,
     batch_size: int = 16,
+    incremental: bool = True,
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
 ) -> list[Curve]:
-    """One curve per request; ``regions`` is the (H, W) region-index map, ``steps`` is L."""
-    cells = regions.max() + 1
-    slots: dict[tuple[int, bytes], int] = {}
-    keys: list[tuple[int, np.ndarray]] = []
-    curve_slots = []
-    for request in requests:
-        perturbed = np.zeros(cells, dtype=bool)
-        row = []
-        for k in range(steps + 1):
-            if k:
-                perturbed = perturbed.copy()
-                perturbed[request.ranking[k - 1]] = True
-            key = (request.image, perturbed.tobytes())
-            if key not in slots:
-                slots[key] = len(keys)
-                keys.append((request.image, perturbed))
-            row.append(slots[key])
-        curve_slots.append(row)
-    logits = _run_inputs(model, spec, images, keys, regions, batch_size, progress, cancel)
+    """One curve per request; ``regions`` is the (H, W) region-index map, ``steps`` is L.
+
+    With ``incremental`` (the default), a model whose convolutional front can be split off
+    (``camviewer.metrics.incremental``) recomputes only the changed region's footprint there.
+    """
+    inputs, curve_slots = _distinct_inputs(requests, int(regions.max()) + 1, steps)
+    if not inputs or (cancel is not None and cancel.cancelled):
+        return []
+    with channels_last(model), torch.inference_mode():
+        logits = _run_inputs(model, spec, images, inputs, regions, batch_size, incremental, progress, cancel)
     if logits is None:
         return []
     values = logits if score == "logit" else probabilities(logits, multilabel)
@@ -126,29 +132,103 @@ def perturbation_curves(
     return curves
 
 
+def _distinct_inputs(requests: Sequence[CurveRequest], cells: int, steps: int) -> tuple[list[_Input], list[list[int]]]:
+    """Every distinct (image, perturbed set) once, parents first, and each curve's input indices."""
+    slots: dict[tuple[int, bytes], int] = {}
+    inputs: list[_Input] = []
+    curve_slots = []
+    for request in requests:
+        perturbed = np.zeros(cells, dtype=bool)
+        row: list[int] = []
+        for k in range(steps + 1):
+            added = None
+            if k:
+                added = int(request.ranking[k - 1])
+                perturbed = perturbed.copy()
+                perturbed[added] = True
+            key = (request.image, perturbed.tobytes())
+            if key not in slots:
+                slots[key] = len(inputs)
+                inputs.append(_Input(request.image, perturbed, row[-1] if row else None, added))
+            row.append(slots[key])
+        curve_slots.append(row)
+    return inputs, curve_slots
+
+
 def _run_inputs(
     model: nn.Module,
     spec: InputSpec,
     images: Sequence[CurveImage],
-    keys: list[tuple[int, np.ndarray]],
+    inputs: list[_Input],
     regions: np.ndarray,
     batch_size: int,
+    incremental: bool,
     progress: Callable[[Progress], None] | None,
     cancel: CancelToken | None,
 ) -> np.ndarray | None:
     """Logits of every distinct x^(k), batch by batch; None when cancelled."""
     device = next(model.parameters()).device
+
+    def prepared(batch: list[_Input]) -> torch.Tensor:
+        pixels = np.stack([_compose(images[item.image], item.perturbed[regions]) for item in batch])
+        return normalise(torch.from_numpy(pixels).to(device), spec).contiguous(memory_format=torch.channels_last)
+
+    split = find_split(model, prepared(inputs[:1]), regions) if incremental else None
+    forward = _Incremental(split, regions, inputs) if split is not None else None
     out = []
-    with channels_last(model), torch.inference_mode():
-        for start in range(0, len(keys), batch_size):
-            if cancel is not None and cancel.cancelled:
-                return None
-            batch = np.stack([_compose(images[b], perturbed[regions]) for b, perturbed in keys[start : start + batch_size]])
-            inputs = normalise(torch.from_numpy(batch).to(device), spec).contiguous(memory_format=torch.channels_last)
-            out.append(model(inputs).float().cpu().numpy())
-            if progress is not None:
-                progress(Progress(0, min(start + batch_size, len(keys)), len(keys)))
+    for start in range(0, len(inputs), batch_size):
+        if cancel is not None and cancel.cancelled:
+            return None
+        batch = inputs[start : start + batch_size]
+        logits = model(prepared(batch)) if forward is None else forward(prepared(batch), batch, start)
+        out.append(logits.float().cpu().numpy())
+        if progress is not None:
+            progress(Progress(0, start + len(batch), len(inputs)))
     return np.concatenate(out)
+
+
+class _Incremental:
+    """Runs batches of inputs through a split model, reusing each input's parent activation.
+
+    Inputs come parents first; an activation is kept until the last input extending it has run.
+    """
+
+    def __init__(self, split: PrefixSplit, regions: np.ndarray, inputs: list[_Input]) -> None:
+        self.split = split
+        self.patches = split.geometry.patches(regions)
+        self.activations: dict[int, torch.Tensor] = {}
+        self.children = Counter(item.parent for item in inputs if item.parent is not None)
+
+    def __call__(self, x: torch.Tensor, batch: list[_Input], start: int) -> torch.Tensor:
+        computed = self._prefix_outputs(x, batch)
+        activations = []
+        for offset, (item, value) in enumerate(zip(batch, computed)):
+            if item.parent is not None:
+                value = paste(self._take(item.parent), value, self.patches[item.added])
+            if self.children[start + offset]:
+                self.activations[start + offset] = value
+            activations.append(value)
+        return self.split.suffix(torch.stack(activations).contiguous(memory_format=torch.channels_last))
+
+    def _prefix_outputs(self, x: torch.Tensor, batch: list[_Input]) -> list[torch.Tensor]:
+        """The whole prefix for inputs without a parent; the crop's prefix for the others."""
+        whole = [k for k, item in enumerate(batch) if item.parent is None]
+        cropped = [k for k, item in enumerate(batch) if item.parent is not None]
+        outputs: list[torch.Tensor | None] = [None] * len(batch)
+        if whole:
+            for k, value in zip(whole, self.split.prefix(x[whole])):
+                outputs[k] = value
+        if cropped:
+            stride = self.split.geometry.stride
+            crops = torch.stack([self.patches[batch[k].added].crop.scaled(stride).take(x[k]) for k in cropped])
+            for k, value in zip(cropped, self.split.prefix(crops.contiguous(memory_format=torch.channels_last))):
+                outputs[k] = value
+        return outputs
+
+    def _take(self, parent: int) -> torch.Tensor:
+        """The parent's activation, forgotten once its last child has it."""
+        self.children[parent] -= 1
+        return self.activations[parent] if self.children[parent] else self.activations.pop(parent)
 
 
 def _compose(image: CurveImage, mask: np.ndarray) -> np.ndarray:
