@@ -1,6 +1,6 @@
 """AOPC cost: camviewer's batched curves against Quantus RegionPerturbation and a naive loop, in one process.
 
-    .venv/bin/python bench/bench_aopc.py [--device cpu|cuda] [--repeats 3] [--batch 16]
+    .venv/bin/python bench/bench_aopc.py [--device cpu|cuda] [--repeats 3] [--batch 16] [--threads N]
     (needs the bench extra: pip install -e ".[bench]")
 
 One image, 224x224, 9x9 grid (L = 81, 82 forward passes), MoRF, Gaussian noise sigma 0.1, the target's
@@ -95,7 +95,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {args.batch}, 224x224, 9x9 grid")
     print(f"{'model':<12}{'camviewer':>11}{'whole':>9}{'naive':>9}{'quantus':>9}{'naive/ours':>12}{'quantus/ours':>14}"

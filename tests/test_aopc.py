@@ -147,7 +147,7 @@ def test_identical_inputs_run_once_and_cancel_stops() -> None:
     regions = region_map((10, 10), 3)
     ranking = np.arange(9)
     same = [CurveRequest(0, m, t, "morf", ranking) for m in ("a", "b") for t in (0, 1)]
-    perturbation_curves(model, SPEC, [image], same, regions, 9, batch_size=4)
+    perturbation_curves(model, SPEC, [image], same, regions, 9, batch_size=4, incremental=False)
     assert sum(calls) == 10  # k = 0..9, shared by both methods and both targets
     token = CancelToken()
     token.cancel()

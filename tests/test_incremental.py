@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from camviewer.metrics.aopc import CurveImage, CurveRequest, perturbation_curves
-from camviewer.metrics.incremental import Geometry, find_split, paste
+from camviewer.metrics.incremental import Geometry, Window, find_split, paste
 from camviewer.metrics.perturbation import Perturbation, fully_perturbed
 from camviewer.metrics.regions import rank_regions, region_map
 from camviewer.model.architectures import ARCHITECTURES
@@ -91,21 +91,27 @@ def test_split_reproduces_the_model_and_patches_reproduce_the_prefix() -> None:
             torch.testing.assert_close(paste(base, split.prefix(crop), patch), split.prefix(changed), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("geometry", [Geometry(2, 3, (32, 32)), Geometry(4, 2, (15, 15)), Geometry(1, 5, (20, 20))])
-def test_patches_cover_the_footprint_with_a_margin_or_the_border(geometry: Geometry) -> None:
+@pytest.mark.parametrize("geometry", [Geometry(2, Window(-5, 6), Window(-3, 4), (32, 32)),
+                                      Geometry(4, Window(-9, 12), Window(-9, 12), (15, 15)),
+                                      Geometry(1, Window(-2, 2), Window(0, 3), (20, 20))])
+def test_patches_hold_every_affected_pixel_and_its_window(geometry: Geometry) -> None:
+    """Literal check of the definitions: pixel o reads input [o*s + low, o*s + high] on each axis."""
     height, width = geometry.activation_shape
-    regions = region_map((height * geometry.stride, width * geometry.stride), 7)
+    s = geometry.stride
+    regions = region_map((height * s, width * s), 7)
     patches = geometry.patches(regions)
     assert len({(p.crop.bottom - p.crop.top, p.crop.right - p.crop.left) for p in patches}) == 1
     for index, patch in enumerate(patches):
         rows, cols = np.nonzero(regions == index)
-        f, c, m, s = patch.footprint, patch.crop, geometry.margin, geometry.stride
-        assert f.top <= max(rows.min() // s - m + 1, 0) and f.bottom >= min(rows.max() // s + m, height)
-        assert f.left <= max(cols.min() // s - m + 1, 0) and f.right >= min(cols.max() // s + m, width)
-        assert c.top == 0 or c.top <= f.top - m
-        assert c.left == 0 or c.left <= f.left - m
-        assert c.bottom == height or c.bottom >= f.bottom + m
-        assert c.right == width or c.right >= f.right + m
+        affected_rows = [o for o in range(height) if o * s + geometry.rows.low <= rows.max() and o * s + geometry.rows.high >= rows.min()]
+        affected_cols = [o for o in range(width) if o * s + geometry.cols.low <= cols.max() and o * s + geometry.cols.high >= cols.min()]
+        f, c = patch.footprint, patch.crop
+        assert f.top <= affected_rows[0] and f.bottom > affected_rows[-1]
+        assert f.left <= affected_cols[0] and f.right > affected_cols[-1]
+        assert c.top == 0 or c.top * s <= f.top * s + geometry.rows.low
+        assert c.left == 0 or c.left * s <= f.left * s + geometry.cols.low
+        assert c.bottom == height or c.bottom * s > (f.bottom - 1) * s + geometry.rows.high
+        assert c.right == width or c.right * s > (f.right - 1) * s + geometry.cols.high
         assert 0 <= c.top and c.bottom <= height and 0 <= c.left and c.right <= width
 
 

@@ -15,7 +15,6 @@ whole model, so a model that is not translation-equivariant (or cannot be traced
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,32 +53,40 @@ class RegionPatch:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Input offsets [low, high] (pixels, inclusive) that activation pixel o reads, relative to o * stride."""
+
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
 class Geometry:
-    """A local value's stride (input pixels per activation pixel), margin (activation pixels) and shape."""
+    """A local value's stride (input pixels per activation pixel), its windows along rows and columns, and its shape."""
 
     stride: int
-    margin: int
+    rows: Window
+    cols: Window
     activation_shape: tuple[int, int]
 
     def patches(self, regions: np.ndarray) -> list[RegionPatch]:
         """One patch per region index; every crop has the same size, so patches batch together."""
-        footprints = [self._footprint(_bounds(regions == index)) for index in range(int(regions.max()) + 1)]
+        boxes = [_bounds(regions == index) for index in range(int(regions.max()) + 1)]
         height, width = self.activation_shape
-        crop_rows = min(height, max(f.bottom - f.top for f in footprints) + 2 * self.margin)
-        crop_cols = min(width, max(f.right - f.left for f in footprints) + 2 * self.margin)
-        patches = []
-        for footprint in footprints:
-            top = min(max(footprint.top - self.margin, 0), height - crop_rows)
-            left = min(max(footprint.left - self.margin, 0), width - crop_cols)
-            patches.append(RegionPatch(footprint, Box(top, top + crop_rows, left, left + crop_cols)))
-        return patches
+        rows = _axis_patches([(b.top, b.bottom) for b in boxes], self.rows, self.stride, height)
+        cols = _axis_patches([(b.left, b.right) for b in boxes], self.cols, self.stride, width)
+        return [RegionPatch(Box(*r[0], *c[0]), Box(*r[1], *c[1])) for r, c in zip(rows, cols)]
 
-    def _footprint(self, region: Box) -> Box:
-        """Activation pixels whose input window can meet the region."""
-        height, width = self.activation_shape
-        s, m = self.stride, self.margin
-        return Box(max(region.top // s - m, 0), min(-(-region.bottom // s) + m, height),
-                   max(region.left // s - m, 0), min(-(-region.right // s) + m, width))
+
+def _axis_patches(spans: list[tuple[int, int]], window: Window, stride: int, size: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Per span [start, end) of input pixels: the activation pixels whose window meets it (the footprint),
+    and an equal-length run of activation pixels, inside [0, size), holding every footprint pixel's window."""
+    footprints = [(max(-((window.high - start) // stride), 0), min((end - 1 - window.low) // stride + 1, size))
+                  for start, end in spans]
+    needed = [(first + window.low // stride, last - 1 + window.high // stride + 1) for first, last in footprints]
+    length = min(size, max(end - start for start, end in needed))
+    crops = [min(max(start, 0), size - length) for start, _ in needed]
+    return [(footprint, (crop, crop + length)) for footprint, crop in zip(footprints, crops)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +131,11 @@ def find_split(model: nn.Module, example: torch.Tensor, regions: np.ndarray) -> 
 
 
 def _geometry(support: np.ndarray | None, probe: tuple[int, int], size: torch.Size) -> Geometry | None:
-    """Stride and margin of a local value, from the pixels one probed input pixel reaches."""
+    """Stride and windows of a local value, from the pixels one probed input pixel reaches.
+
+    Pixel o depends on input offsets D = [d0, d1] relative to o * stride, so the probe at c reaches rows
+    f0 = ceil((c - d1) / s) .. f1 = floor((c - d0) / s); hence D lies within [c - (f1 + 1)s + 1, c - (f0 - 1)s - 1].
+    """
     if support is None:
         return None
     height, width = support.shape
@@ -134,9 +145,11 @@ def _geometry(support: np.ndarray | None, probe: tuple[int, int], size: torch.Si
     rows, cols = np.nonzero(support.any(axis=1))[0], np.nonzero(support.any(axis=0))[0]
     if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == height - 1 or cols[-1] == width - 1:
         return None  # no dependence on the input, or a window as large as the image: nothing to save
-    reach = max(probe[0] / stride - rows[0], rows[-1] - probe[0] / stride,
-                probe[1] / stride - cols[0], cols[-1] - probe[1] / stride)
-    return Geometry(stride, math.ceil(reach) + 1, (height, width))
+
+    def window(centre: int, reached: np.ndarray) -> Window:
+        return Window(int(centre - (reached[-1] + 1) * stride + 1), int(centre - (reached[0] - 1) * stride - 1))
+
+    return Geometry(stride, window(probe[0], rows), window(probe[1], cols), (height, width))
 
 
 def _single_cuts(graph_module: fx.GraphModule) -> set[fx.Node]:
