@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -123,9 +125,21 @@ class GapHead(FlattenHead):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3))
 
 
-def test_hirescam_completeness_on_a_flatten_head() -> None:
+class MaxPoolFlattenHead(FlattenHead):
+    """Conv -> ReLU -> MaxPool -> Flatten -> Linear: completeness still holds exactly (demo-vgg's
+    head is adaptive; 8 -> 3 windows overlap, so a maximum may feed two outputs)."""
+
+    def __init__(self, pool: nn.Module) -> None:
+        super().__init__()
+        cells = pool(torch.zeros(1, 6, 8, 8)).numel()
+        self.head = nn.Sequential(pool, nn.Flatten(), nn.Linear(cells, 3))
+
+
+@pytest.mark.parametrize("head", [FlattenHead, lambda: MaxPoolFlattenHead(nn.MaxPool2d(2)),
+                                  lambda: MaxPoolFlattenHead(nn.AdaptiveMaxPool2d(3))], ids=["flatten", "maxpool", "adaptive-maxpool"])
+def test_hirescam_completeness_on_a_flatten_head(head: Callable[[], FlattenHead]) -> None:
     torch.manual_seed(1)
-    model = FlattenHead().eval()
+    model = head().eval()
     x = torch.randn(2, 1, 16, 16)
     layer = locate_layer(model, x[:1])
     logits, results = compute_cams(model, x, [[0, 2], [1]], ["hirescam", "gradcam"], layer)
@@ -133,7 +147,7 @@ def test_hirescam_completeness_on_a_flatten_head() -> None:
         for result in per_image:
             check = result.checks["hirescam"]["hirescam_completeness"]
             assert check["applicable"]
-            expected = logits[b, result.target_index] - float(model.head[1].bias[result.target_index].detach())
+            expected = logits[b, result.target_index] - float(model.head[-1].bias[result.target_index].detach())
             assert result.maps["hirescam"].sum() == pytest.approx(expected, rel=1e-4, abs=1e-6)
             assert check["relative_residual"] < 1e-4
             assert not result.checks["gradcam"]["gradcam_equals_hirescam"]["gradients_spatially_constant"]

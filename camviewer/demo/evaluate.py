@@ -8,6 +8,7 @@ pixel scale, softmax probability of the true class). Prints a Markdown table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from camviewer.demo.train import INPUT_SIZE, MEAN, STD, SOURCE_SIZE
+from camviewer.explain.cams import CAM_METHODS
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import locate_layer
 from camviewer.explain.lrp import compute_lrp, input_bounds
@@ -34,12 +36,14 @@ TEST_SEED = 7_000_000
 @dataclass(frozen=True)
 class MethodScore:
     pointing: float
+    pointing_by_lesion: dict[str, float]
     mass: float
     aopc: float
 
 
 def phantom_test_set(per_class: int, seed: int = TEST_SEED) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Pixels (N, 128, 128) in [0, 1], labels (N,), and the lesion masks at source resolution."""
+    """Pixels (N, S, S) in [0, 1] at the demo models' input size, labels (N,), and the lesion
+    masks at source resolution."""
     pixels, labels, masks = [], [], []
     for k in range(per_class * len(CLASSES)):
         phantom = generate(seed=seed + k, label=CLASSES[k % len(CLASSES)], size=SOURCE_SIZE)
@@ -55,25 +59,28 @@ def accuracy(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray) -> floa
     return float((predicted == labels).mean())
 
 
-def method_scores(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray, masks: list[np.ndarray]) -> dict[str, MethodScore]:
+def method_scores(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray, masks: list[np.ndarray],
+                  methods: Sequence[str] = METHODS) -> dict[str, MethodScore]:
     lesion = [k for k, label in enumerate(labels) if CLASSES[label] in LESIONS]
     inputs = torch.from_numpy((pixels[lesion][:, None] - MEAN) / STD)
     targets = [[int(labels[k])] for k in lesion]
     layer = locate_layer(model.module, inputs[:1], model.default_layer)
-    _, cams = compute_cams(model.module, inputs, targets, [m for m in METHODS if not m.startswith("lrp")], layer)
+    _, cams = compute_cams(model.module, inputs, targets, [m for m in methods if m in CAM_METHODS], layer)
     bounds = input_bounds((0.0, 1.0), (MEAN,), (STD,))
-    lrp = compute_lrp(model.module, inputs, targets, "lrp-epf", bounds)
+    lrp = compute_lrp(model.module, inputs, targets, "lrp-epf", bounds) if "lrp-epf" in methods else []
     regions = region_map((INPUT_SIZE, INPUT_SIZE), 9)
     images = [CurveImage(pixels[k][None], fully_perturbed(pixels[k][None], Perturbation("gaussian", 0.1), seed=k)) for k in lesion]
     out = {}
-    for method in METHODS:
+    for method in methods:
         maps = [r[0].map for r in lrp] if method == "lrp-epf" else [c[0].maps[method] for c in cams]
         found = [localisation(plane, masks[k]) for plane, k in zip(maps, lesion)]
         requests = [CurveRequest(n, method, targets[n][0], "morf", rank_regions(plane, regions, 9, "morf"))
                     for n, plane in enumerate(maps)]
         curves = perturbation_curves(model.module, model.card.input, images, requests, regions, 81)
-        out[method] = MethodScore(float(np.mean([f.pointing_game for f in found])),
-                                  float(np.mean([f.mass_accuracy for f in found])), float(np.mean([c.aopc for c in curves])))
+        hits = np.array([f.pointing_game for f in found])
+        by_lesion = {name: float(hits[[CLASSES[labels[k]] == name for k in lesion]].mean()) for name in LESIONS}
+        out[method] = MethodScore(float(hits.mean()), by_lesion, float(np.mean([f.mass_accuracy for f in found])),
+                                  float(np.mean([c.aopc for c in curves])))
     return out
 
 
@@ -81,12 +88,14 @@ def table(cards: list[Path], per_class: int = 20) -> str:
     pixels, labels, masks = phantom_test_set(per_class)
     lines = [f"Fresh test set: {per_class} phantoms per class (seed {TEST_SEED}); localisation and AOPC on the "
              f"{per_class * len(LESIONS)} lesion images (nodule, consolidation, effusion), target = true class.", "",
-             "| model | accuracy | method | pointing game | relevance mass | AOPC 9×9 |", "|---|---|---|---|---|---|"]
+             "| model | accuracy | method | pointing game | (nodule / consolidation / effusion) | relevance mass | AOPC 9×9 |",
+             "|---|---|---|---|---|---|---|"]
     for card in cards:
         model = load_model(card, device="cpu")
         acc = accuracy(model, pixels, labels)
         for method, score in method_scores(model, pixels, labels, masks).items():
-            lines.append(f"| {model.card.name} | {acc:.3f} | {method} | {score.pointing:.3f} | {score.mass:.3f} | {score.aopc:.4f} |")
+            by_lesion = " / ".join(f"{score.pointing_by_lesion[name]:.2f}" for name in LESIONS)
+            lines.append(f"| {model.card.name} | {acc:.3f} | {method} | {score.pointing:.3f} | {by_lesion} | {score.mass:.3f} | {score.aopc:.4f} |")
     return "\n".join(lines)
 
 

@@ -1,6 +1,11 @@
 """Seeded training of the two demo models on synthetic phantoms; writes safetensors weights and cards.
 
 Not for diagnosis: the models only ever saw synthetic images. CPU in minutes; CUDA when available.
+
+Training is *paired*: every training patient (a phantom seed) is drawn once per class, so the images
+of one patient differ only by the finding, and each batch holds whole patients. The class evidence
+is then the finding itself, not a patient's anatomy or exposure, which is what makes the models'
+maps point at the lesions. Batches are shifted by a few pixels (edge-replicated) as augmentation.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.device import select_device
 from camviewer.phantom import CLASSES, generate
 
-INPUT_SIZE = 128
+INPUT_SIZE = 192
 SOURCE_SIZE = 256
 MEAN, STD = 0.5, 0.25
+TRAINING_SEED = 1000
+VALIDATION_SEED = 900_000
 
 
 @dataclass(frozen=True)
@@ -32,43 +39,67 @@ class TrainingPlan:
     architecture: str
     name: str
     epochs: int
-    train_per_class: int = 480
+    patients: int = 480
     val_per_class: int = 80
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    patients_per_batch: int = 6
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    max_shift: int = 8
     seed: int = 0
 
 
+def _input(pixels: np.ndarray) -> np.ndarray:
+    """A phantom as camviewer's preprocessing gives it to the model (area downsampling, normalised)."""
+    return (cv2.resize(pixels, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) - MEAN) / STD
+
+
+def paired_set(patients: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(patients * 5, 1, S, S) inputs: patient ``seed + p`` in every class, in class order."""
+    images = [_input(generate(seed=seed + p, label=label, size=SOURCE_SIZE).pixels) for p in range(patients) for label in CLASSES]
+    return np.asarray(images, np.float32)[:, None], np.tile(np.arange(len(CLASSES)), patients)
+
+
 def phantom_set(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 1, 128, 128) normalised inputs made like camviewer's preprocessing (area downsampling)."""
-    images, labels = [], []
-    for k in range(per_class * len(CLASSES)):
-        label = CLASSES[k % len(CLASSES)]
-        phantom = generate(seed=seed + k, label=label, size=SOURCE_SIZE)
-        small = cv2.resize(phantom.pixels, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        images.append((small - MEAN) / STD)
-        labels.append(k % len(CLASSES))
-    return np.asarray(images, np.float32)[:, None], np.asarray(labels, np.int64)
+    """(per_class * 5, 1, S, S) inputs, each image a different patient (seed + k, class k mod 5)."""
+    labels = np.arange(per_class * len(CLASSES)) % len(CLASSES)
+    images = [_input(generate(seed=seed + k, label=CLASSES[label], size=SOURCE_SIZE).pixels) for k, label in enumerate(labels)]
+    return np.asarray(images, np.float32)[:, None], labels
+
+
+def shifted(batch: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """The batch moved by one random (dy, dx) in [-max_shift, max_shift], edges replicated."""
+    if max_shift == 0:
+        return batch
+    padded = nn.functional.pad(batch, (max_shift,) * 4, mode="replicate")
+    dy, dx = (int(v) for v in torch.randint(0, 2 * max_shift + 1, (2,), generator=generator))
+    return padded[..., dy : dy + batch.shape[-2], dx : dx + batch.shape[-1]]
 
 
 def train(plan: TrainingPlan, data: tuple[np.ndarray, np.ndarray], device: torch.device) -> nn.Module:
+    """AdamW with a one-cycle schedule over batches of whole patients (``data`` from :func:`paired_set`)."""
     torch.manual_seed(plan.seed)
     model = ARCHITECTURES[plan.architecture].build(len(CLASSES), 1, (INPUT_SIZE, INPUT_SIZE)).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=plan.learning_rate)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, weight_decay=plan.weight_decay)
     images, labels = (torch.from_numpy(a) for a in data)
+    patients = len(labels) // len(CLASSES)
+    steps_per_epoch = -(-patients // plan.patients_per_batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, plan.learning_rate, total_steps=plan.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(plan.seed)
     for epoch in range(plan.epochs):
         model.train()
-        order = torch.randperm(len(labels), generator=generator)
+        order = torch.randperm(patients, generator=generator)
         total = 0.0
-        for start in range(0, len(order), plan.batch_size):
-            batch = order[start : start + plan.batch_size]
-            loss = nn.functional.cross_entropy(model(images[batch].to(device)), labels[batch].to(device))
+        for start in range(0, patients, plan.patients_per_batch):
+            chosen = order[start : start + plan.patients_per_batch]
+            rows = (chosen[:, None] * len(CLASSES) + torch.arange(len(CLASSES))).reshape(-1)
+            batch = shifted(images[rows], plan.max_shift, generator).to(device)
+            loss = nn.functional.cross_entropy(model(batch), labels[rows].to(device))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(batch)
-        print(f"  {plan.name} epoch {epoch + 1}/{plan.epochs}: loss {total / len(order):.4f}", flush=True)
+            schedule.step()
+            total += loss.item() * len(rows)
+        print(f"  {plan.name} epoch {epoch + 1}/{plan.epochs}: loss {total / len(labels):.4f}", flush=True)
     return model.eval().cpu()
 
 
@@ -100,10 +131,12 @@ def write_model(folder: Path, plan: TrainingPlan, model: nn.Module, validation: 
         "architecture": plan.architecture,
         "weights": weights.name,
         "weights_sha256": digest,
-        "training": {"data": f"{plan.train_per_class} phantoms per class at {SOURCE_SIZE} px, seeds from {plan.seed}",
-                     "epochs": plan.epochs, "batch_size": plan.batch_size, "learning_rate": plan.learning_rate,
+        "training": {"data": f"{plan.patients} synthetic patients (phantom seeds {TRAINING_SEED}..), each in all "
+                             f"{len(CLASSES)} classes, at {SOURCE_SIZE} px; random shifts up to {plan.max_shift} px",
+                     "epochs": plan.epochs, "batch": f"{plan.patients_per_batch} patients ({plan.patients_per_batch * len(CLASSES)} images)",
+                     "optimiser": f"AdamW, one-cycle learning rate up to {plan.learning_rate}, weight decay {plan.weight_decay}",
                      "seed": plan.seed, "seconds": round(seconds)},
-        "validation": {"data": f"{plan.val_per_class} fresh phantoms per class", **validation},
+        "validation": {"data": f"{plan.val_per_class} fresh phantoms per class (seeds {VALIDATION_SEED}..)", **validation},
     }
     path = folder / f"{plan.name}.json"
     atomic_write_bytes(path, (json.dumps(card, indent=2) + "\n").encode())
@@ -111,18 +144,22 @@ def write_model(folder: Path, plan: TrainingPlan, model: nn.Module, validation: 
 
 
 PLANS = (
-    TrainingPlan("demo-vgg", "demo-vgg", epochs=8, seed=1000),
-    TrainingPlan("demo-resnet", "demo-resnet", epochs=8, seed=1000),
+    TrainingPlan("demo-vgg", "demo-vgg", epochs=12),
+    TrainingPlan("demo-resnet", "demo-resnet", epochs=12),
 )
-VALIDATION_SEED = 900_000
 
 
-def main(folder: Path = Path("models")) -> None:
+def main(folder: Path = Path("models"), names: tuple[str, ...] = ()) -> None:
+    """Train the plans named (all when none are) and write their weights and cards into ``folder``."""
+    unknown = set(names) - {plan.name for plan in PLANS}
+    if unknown:
+        raise SystemExit(f"unknown demo model(s): {', '.join(sorted(unknown))}; known: {', '.join(p.name for p in PLANS)}")
     device = select_device(None)
-    torch.manual_seed(0)
-    training = phantom_set(PLANS[0].train_per_class, PLANS[0].seed)
+    training = paired_set(PLANS[0].patients, TRAINING_SEED)
     validation = phantom_set(PLANS[0].val_per_class, VALIDATION_SEED)
     for plan in PLANS:
+        if names and plan.name not in names:
+            continue
         started = time.monotonic()
         model = train(plan, training, device)
         result = scores(model, validation)

@@ -21,7 +21,11 @@ from camviewer import errors
 from camviewer.explain.cams import CAM_METHODS, grad_cam_linear, hires_cam
 from camviewer.explain.layers import TargetLayer
 
-LINEAR_PASS_THROUGH = (nn.Flatten, nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.Dropout, nn.Identity)
+# Positively homogeneous, piecewise-linear modules: with one Linear after them, the score minus
+# the bias is exactly sum(A * dS/dA) (Euler), which is HiResCAM's completeness. Max pools qualify:
+# the gradient goes to each window's maximum, whose value is the pooled output.
+HOMOGENEOUS_PASS_THROUGH = (nn.Flatten, nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveMaxPool2d,
+                            nn.Dropout, nn.Identity)
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,18 +153,18 @@ def _collect(
 
 
 def _linear_head(capture: _Capture, logits: torch.Tensor) -> nn.Linear | None:
-    """The Linear layer when everything after the target layer is Flatten/AvgPool -> one Linear."""
+    """The Linear layer when everything after the target layer is Flatten/AvgPool/MaxPool -> one Linear."""
     modules = capture.after
     if not modules or not isinstance(modules[-1], nn.Linear):
         return None
-    if not all(isinstance(m, LINEAR_PASS_THROUGH) for m in modules[:-1]):
+    if not all(isinstance(m, HOMOGENEOUS_PASS_THROUGH) for m in modules[:-1]):
         return None
     return modules[-1] if capture.outputs.get(id(modules[-1])) is logits else None
 
 
 def _completeness(score: float, cls: int, hires: np.ndarray, linear: nn.Linear | None) -> dict[str, Any]:
     if linear is None:
-        return {"applicable": False, "reason": "the head after the target layer is not Flatten/AvgPool -> Linear"}
+        return {"applicable": False, "reason": "the head after the target layer is not Flatten/AvgPool/MaxPool -> Linear"}
     bias = float(linear.bias[cls].detach()) if linear.bias is not None else 0.0
     total = float(hires.sum())
     residual = score - bias - total

@@ -122,28 +122,29 @@ def _flatten_head(backbone: str) -> Builder:
 
 
 def _demo_vgg(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
-    """Four conv blocks (3x3 conv, ReLU, max-pool) -> flatten -> class scores: HiResCAM is faithful
-    at ``features`` (the last max-pool's output), Grad-CAM is not."""
+    """Four conv blocks (3x3 conv, batch norm, ReLU; max-pool between blocks) -> max-pool to a 3x3
+    grid -> flatten -> class scores (a weight per grid cell). ``features`` ends at the last ReLU
+    (stride 8); HiResCAM is faithful there (a max-pool is positively homogeneous), Grad-CAM is not."""
     layers: list[nn.Module] = []
     widths = (channels, 16, 32, 48, 64)
     for c_in, c_out in zip(widths, widths[1:]):
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
-    features = nn.Sequential(*layers)
-    c, h, w = _feature_shape(features, channels, size)
-    return FeaturesHead(features, nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, classes)))
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+    features = nn.Sequential(*layers[:-1])
+    grid = 3
+    return FeaturesHead(features, nn.Sequential(nn.AdaptiveMaxPool2d(grid), nn.Flatten(), nn.Linear(widths[-1] * grid * grid, classes)))
 
 
 def _demo_resnet(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
-    """A small ResNet (torchvision BasicBlocks) -> global average pool -> class scores:
-    Grad-CAM equals HiResCAM at ``features``."""
+    """A small ResNet (torchvision BasicBlocks) -> global average pool -> class scores: Grad-CAM
+    equals HiResCAM at ``features``, whose stride is 8 (the last block keeps its resolution)."""
     from torchvision.models.resnet import BasicBlock
 
-    def block(c_in: int, c_out: int) -> nn.Module:
-        down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), nn.BatchNorm2d(c_out))
-        return BasicBlock(c_in, c_out, stride=2, downsample=down)
+    def block(c_in: int, c_out: int, stride: int) -> nn.Module:
+        down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+        return BasicBlock(c_in, c_out, stride=stride, downsample=down)
 
     stem = [nn.Conv2d(channels, 16, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
-    features = nn.Sequential(*stem, block(16, 32), block(32, 48), block(48, 64))
+    features = nn.Sequential(*stem, block(16, 32, 2), block(32, 48, 2), block(48, 64, 1))
     head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
     return FeaturesHead(features, head)
 
