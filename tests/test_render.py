@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from camviewer.render import Normalisation, colormap, normalise, overlay
+from camviewer.render.annotate import colour_bar
 
 
 def test_unsigned_per_image_normalisation_divides_by_the_maximum() -> None:
@@ -45,3 +46,11 @@ def test_overlay_blends_the_resized_map_over_the_image() -> None:
     assert out.shape == (4, 6, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(out, np.broadcast_to(expected, (4, 6, 3)))
     np.testing.assert_array_equal(overlay(pixels, heat, alpha=0.0), np.full((4, 6, 3), 128))
+
+
+@pytest.mark.parametrize("height", [48, 120, 192, 512])
+def test_colour_bar_label_is_not_cut_off(height: int) -> None:
+    """The normalisation label under the bar is drawn whole: its ink stays off the bottom edge."""
+    labelled = colour_bar(height, "inferno", 0.0, 1.92, "shared per method")
+    label_rows = (labelled != colour_bar(height, "inferno", 0.0, 1.92, "")).any(axis=(1, 2))
+    assert label_rows.any() and not label_rows[-2:].any()
