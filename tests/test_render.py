@@ -54,3 +54,9 @@ def test_colour_bar_label_is_not_cut_off(height: int) -> None:
     labelled = colour_bar(height, "inferno", 0.0, 1.92, "shared per method")
     label_rows = (labelled != colour_bar(height, "inferno", 0.0, 1.92, "")).any(axis=(1, 2))
     assert label_rows.any() and not label_rows[-2:].any()
+
+
+@pytest.mark.parametrize("height", [8, 16, 23])
+def test_colour_bar_of_a_tiny_image_still_draws(height: int) -> None:
+    bar = colour_bar(height, "inferno", 0.0, 1.0, "per map")
+    assert bar.shape[0] == height and (bar != 255).any()

@@ -61,11 +61,17 @@ def accuracy(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray) -> floa
 
 def method_scores(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray, masks: list[np.ndarray],
                   methods: Sequence[str] = METHODS) -> dict[str, MethodScore]:
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; the demo evaluation knows {', '.join(METHODS)}")
     lesion = [k for k, label in enumerate(labels) if CLASSES[label] in LESIONS]
     inputs = torch.from_numpy((pixels[lesion][:, None] - MEAN) / STD)
     targets = [[int(labels[k])] for k in lesion]
-    layer = locate_layer(model.module, inputs[:1], model.default_layer)
-    _, cams = compute_cams(model.module, inputs, targets, [m for m in methods if m in CAM_METHODS], layer)
+    cam_methods = [m for m in methods if m in CAM_METHODS]
+    cams = []
+    if cam_methods:
+        layer = locate_layer(model.module, inputs[:1], model.default_layer)
+        _, cams = compute_cams(model.module, inputs, targets, cam_methods, layer)
     bounds = input_bounds((0.0, 1.0), (MEAN,), (STD,))
     lrp = compute_lrp(model.module, inputs, targets, "lrp-epf", bounds) if "lrp-epf" in methods else []
     regions = region_map((INPUT_SIZE, INPUT_SIZE), 9)

@@ -3,9 +3,11 @@
 Not for diagnosis: the models only ever saw synthetic images. CPU in minutes; CUDA when available.
 
 Training is *paired*: every training patient (a phantom seed) is drawn once per class, so the images
-of one patient differ only by the finding, and each batch holds whole patients. The class evidence
-is then the finding itself, not a patient's anatomy or exposure, which is what makes the models'
-maps point at the lesions. Batches are shifted by a few pixels (edge-replicated) as augmentation.
+of one patient differ only by the finding, and each batch holds whole patients. The only evidence
+that separates the classes is then the finding itself, not a patient's anatomy or exposure. Each
+batch is shifted by a few pixels (edge-replicated) as augmentation.
+
+Seeded: on the CPU, the same thread count gives the same weights (CUDA kernels may not be deterministic).
 """
 
 from __future__ import annotations
@@ -75,13 +77,20 @@ def shifted(batch: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
     return padded[..., dy : dy + batch.shape[-2], dx : dx + batch.shape[-1]]
 
 
+def patient_rows(patients: torch.Tensor) -> torch.Tensor:
+    """Rows of a :func:`paired_set` holding these patients, each patient's classes together."""
+    return (patients[:, None] * len(CLASSES) + torch.arange(len(CLASSES))).reshape(-1)
+
+
 def train(plan: TrainingPlan, data: tuple[np.ndarray, np.ndarray], device: torch.device) -> nn.Module:
     """AdamW with a one-cycle schedule over batches of whole patients (``data`` from :func:`paired_set`)."""
+    patients = len(data[1]) // len(CLASSES)
+    if not np.array_equal(data[1], np.tile(np.arange(len(CLASSES)), patients)):
+        raise ValueError("training data must be a paired set: each patient's images in class order")
     torch.manual_seed(plan.seed)
     model = ARCHITECTURES[plan.architecture].build(len(CLASSES), 1, (INPUT_SIZE, INPUT_SIZE)).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, weight_decay=plan.weight_decay)
     images, labels = (torch.from_numpy(a) for a in data)
-    patients = len(labels) // len(CLASSES)
     steps_per_epoch = -(-patients // plan.patients_per_batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, plan.learning_rate, total_steps=plan.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(plan.seed)
@@ -90,8 +99,7 @@ def train(plan: TrainingPlan, data: tuple[np.ndarray, np.ndarray], device: torch
         order = torch.randperm(patients, generator=generator)
         total = 0.0
         for start in range(0, patients, plan.patients_per_batch):
-            chosen = order[start : start + plan.patients_per_batch]
-            rows = (chosen[:, None] * len(CLASSES) + torch.arange(len(CLASSES))).reshape(-1)
+            rows = patient_rows(order[start : start + plan.patients_per_batch])
             batch = shifted(images[rows], plan.max_shift, generator).to(device)
             loss = nn.functional.cross_entropy(model(batch), labels[rows].to(device))
             optimiser.zero_grad()
@@ -132,7 +140,8 @@ def write_model(folder: Path, plan: TrainingPlan, model: nn.Module, validation: 
         "weights": weights.name,
         "weights_sha256": digest,
         "training": {"data": f"{plan.patients} synthetic patients (phantom seeds {TRAINING_SEED}..), each in all "
-                             f"{len(CLASSES)} classes, at {SOURCE_SIZE} px; random shifts up to {plan.max_shift} px",
+                             f"{len(CLASSES)} classes, at {SOURCE_SIZE} px; one random shift per batch, up to "
+                             f"{plan.max_shift} px at the {INPUT_SIZE} px input",
                      "epochs": plan.epochs, "batch": f"{plan.patients_per_batch} patients ({plan.patients_per_batch * len(CLASSES)} images)",
                      "optimiser": f"AdamW, one-cycle learning rate up to {plan.learning_rate}, weight decay {plan.weight_decay}",
                      "seed": plan.seed, "seconds": round(seconds)},
@@ -155,13 +164,12 @@ def main(folder: Path = Path("models"), names: tuple[str, ...] = ()) -> None:
     if unknown:
         raise SystemExit(f"unknown demo model(s): {', '.join(sorted(unknown))}; known: {', '.join(p.name for p in PLANS)}")
     device = select_device(None)
-    training = paired_set(PLANS[0].patients, TRAINING_SEED)
-    validation = phantom_set(PLANS[0].val_per_class, VALIDATION_SEED)
-    for plan in PLANS:
-        if names and plan.name not in names:
-            continue
+    plans = [plan for plan in PLANS if not names or plan.name in names]
+    training = {n: paired_set(n, TRAINING_SEED) for n in {plan.patients for plan in plans}}
+    validation = {n: phantom_set(n, VALIDATION_SEED) for n in {plan.val_per_class for plan in plans}}
+    for plan in plans:
         started = time.monotonic()
-        model = train(plan, training, device)
-        result = scores(model, validation)
+        model = train(plan, training[plan.patients], device)
+        result = scores(model, validation[plan.val_per_class])
         card = write_model(folder, plan, model, result, time.monotonic() - started)
         print(f"{plan.name}: validation {result} -> {card}", flush=True)

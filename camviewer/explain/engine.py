@@ -62,9 +62,10 @@ def _captured(model: nn.Module, layer: TargetLayer) -> Iterator[_Capture]:
         return capture.routed
 
     def follow(module: nn.Module, _inputs: object, output: object) -> None:
-        if capture.calls and isinstance(output, torch.Tensor):
-            capture.after.append(module)
-            capture.outputs[id(module)] = output
+        if capture.calls:
+            capture.after.append(module)  # also those returning tuples (a GRU): the head check must see them
+            if isinstance(output, torch.Tensor):
+                capture.outputs[id(module)] = output
 
     handles = [layer.module.register_forward_hook(own)]
     handles += [m.register_forward_hook(follow) for m in model.modules() if not list(m.children()) and m is not layer.module]

@@ -121,17 +121,22 @@ def _flatten_head(backbone: str) -> Builder:
     return build
 
 
+DEMO_VGG_GRID = 3
+
+
 def _demo_vgg(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
-    """Four conv blocks (3x3 conv, batch norm, ReLU; max-pool between blocks) -> max-pool to a 3x3
-    grid -> flatten -> class scores (a weight per grid cell). ``features`` ends at the last ReLU
-    (stride 8); HiResCAM is faithful there (a max-pool is positively homogeneous), Grad-CAM is not."""
+    """Four conv blocks (3x3 conv, batch norm, ReLU), max-pools between them -> max-pool to a 3x3
+    grid -> flatten -> class scores (a weight per grid cell; any input size). ``features`` ends at
+    the last ReLU (stride 8); HiResCAM is faithful there (a max-pool is positively homogeneous),
+    Grad-CAM is not."""
     layers: list[nn.Module] = []
     widths = (channels, 16, 32, 48, 64)
-    for c_in, c_out in zip(widths, widths[1:]):
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
-    features = nn.Sequential(*layers[:-1])
-    grid = 3
-    return FeaturesHead(features, nn.Sequential(nn.AdaptiveMaxPool2d(grid), nn.Flatten(), nn.Linear(widths[-1] * grid * grid, classes)))
+    for block, (c_in, c_out) in enumerate(zip(widths, widths[1:])):
+        if block:
+            layers.append(nn.MaxPool2d(2))
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    head = [nn.AdaptiveMaxPool2d(DEMO_VGG_GRID), nn.Flatten(), nn.Linear(widths[-1] * DEMO_VGG_GRID**2, classes)]
+    return FeaturesHead(nn.Sequential(*layers), nn.Sequential(*head))
 
 
 def _demo_resnet(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:

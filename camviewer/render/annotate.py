@@ -29,7 +29,8 @@ def colour_bar(height: int, cmap: str, low: float, high: float, label: str) -> n
     width = int(160 * scale / 0.5)
     bar = np.full((height, width, 3), 255, np.uint8)
     label_room = int(34 * scale / 0.5)  # below the bar: the lowest tick's digits, then the label
-    top, bottom, left = int(0.08 * height), min(int(0.92 * height), height - label_room), int(0.1 * width)
+    top, left = int(0.08 * height), int(0.1 * width)
+    bottom = max(top + 1, min(int(0.92 * height), height - label_room))
     ramp = np.linspace(1, -1 if cmap == "coolwarm" else 0, bottom - top)[:, None]
     bar[top:bottom, left : left + width // 6] = colourise(np.repeat(ramp, width // 6, axis=1), cmap)
     for fraction in (0.0, 0.5, 1.0):
