@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from camviewer.demo.train import INPUT_SIZE, MEAN, STD, SOURCE_SIZE
+from camviewer.demo.train import INPUT_SIZE, MEAN, STD, unpaired_phantoms
 from camviewer.explain.cams import CAM_METHODS
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import locate_layer
@@ -26,7 +26,7 @@ from camviewer.metrics.perturbation import Perturbation, fully_perturbed
 from camviewer.metrics.regions import rank_regions, region_map
 from camviewer.model.build import LoadedModel, load_model
 from camviewer.model.preprocess import resize
-from camviewer.phantom import CLASSES, generate
+from camviewer.phantom import CLASSES
 
 LESIONS = ("nodule", "consolidation", "effusion")
 METHODS = ("gradcam", "hirescam", "gradcampp", "xgradcam", "layercam", "lrp-epf")
@@ -45,10 +45,9 @@ def phantom_test_set(per_class: int, seed: int = TEST_SEED) -> tuple[np.ndarray,
     """Pixels (N, S, S) in [0, 1] at the demo models' input size, labels (N,), and the lesion
     masks at source resolution."""
     pixels, labels, masks = [], [], []
-    for k in range(per_class * len(CLASSES)):
-        phantom = generate(seed=seed + k, label=CLASSES[k % len(CLASSES)], size=SOURCE_SIZE)
+    for phantom in unpaired_phantoms(per_class, seed):
         pixels.append(resize(phantom.pixels, (INPUT_SIZE, INPUT_SIZE)))
-        labels.append(k % len(CLASSES))
+        labels.append(CLASSES.index(phantom.label))
         masks.append(phantom.mask)
     return np.asarray(pixels, np.float32), np.asarray(labels), masks
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from safetensors.torch import save_file
@@ -27,7 +27,8 @@ from torch import nn
 from camviewer.io.write import atomic_write_bytes
 from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.device import select_device
-from camviewer.phantom import CLASSES, generate
+from camviewer.model.preprocess import resize
+from camviewer.phantom import CLASSES, Phantom, generate
 
 INPUT_SIZE = 192
 SOURCE_SIZE = 256
@@ -52,20 +53,33 @@ class TrainingPlan:
 
 def _input(pixels: np.ndarray) -> np.ndarray:
     """A phantom as camviewer's preprocessing gives it to the model (area downsampling, normalised)."""
-    return (cv2.resize(pixels, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) - MEAN) / STD
+    return (resize(pixels, (INPUT_SIZE, INPUT_SIZE)) - MEAN) / STD
+
+
+def paired_labels(patients: int) -> np.ndarray:
+    """The labels of a :func:`paired_set`: each patient's classes in class order."""
+    return np.tile(np.arange(len(CLASSES)), patients)
 
 
 def paired_set(patients: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(patients * 5, 1, S, S) inputs: patient ``seed + p`` in every class, in class order."""
     images = [_input(generate(seed=seed + p, label=label, size=SOURCE_SIZE).pixels) for p in range(patients) for label in CLASSES]
-    return np.asarray(images, np.float32)[:, None], np.tile(np.arange(len(CLASSES)), patients)
+    return np.asarray(images, np.float32)[:, None], paired_labels(patients)
+
+
+def unpaired_phantoms(per_class: int, seed: int) -> Iterator[Phantom]:
+    """``per_class`` phantoms of each class, each a different patient: seed + k, class k mod 5."""
+    for k in range(per_class * len(CLASSES)):
+        yield generate(seed=seed + k, label=CLASSES[k % len(CLASSES)], size=SOURCE_SIZE)
 
 
 def phantom_set(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(per_class * 5, 1, S, S) inputs, each image a different patient (seed + k, class k mod 5)."""
-    labels = np.arange(per_class * len(CLASSES)) % len(CLASSES)
-    images = [_input(generate(seed=seed + k, label=CLASSES[label], size=SOURCE_SIZE).pixels) for k, label in enumerate(labels)]
-    return np.asarray(images, np.float32)[:, None], labels
+    """(per_class * 5, 1, S, S) inputs and labels from :func:`unpaired_phantoms`."""
+    images, labels = [], []
+    for phantom in unpaired_phantoms(per_class, seed):
+        images.append(_input(phantom.pixels))
+        labels.append(CLASSES.index(phantom.label))
+    return np.asarray(images, np.float32)[:, None], np.asarray(labels)
 
 
 def shifted(batch: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -85,7 +99,7 @@ def patient_rows(patients: torch.Tensor) -> torch.Tensor:
 def train(plan: TrainingPlan, data: tuple[np.ndarray, np.ndarray], device: torch.device) -> nn.Module:
     """AdamW with a one-cycle schedule over batches of whole patients (``data`` from :func:`paired_set`)."""
     patients = len(data[1]) // len(CLASSES)
-    if not np.array_equal(data[1], np.tile(np.arange(len(CLASSES)), patients)):
+    if not np.array_equal(data[1], paired_labels(patients)):
         raise ValueError("training data must be a paired set: each patient's images in class order")
     torch.manual_seed(plan.seed)
     model = ARCHITECTURES[plan.architecture].build(len(CLASSES), 1, (INPUT_SIZE, INPUT_SIZE)).to(device)
