@@ -12,7 +12,7 @@ from typing import Any
 from camviewer import __version__, errors
 from camviewer.io import XrayImage, load_image
 from camviewer.io.grayscale import VoiPreset, Window, to_bits
-from camviewer.io.write import refuse_overwriting_input, write_png
+from camviewer.io.write import ProtectedInputs, write_png
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -190,10 +190,11 @@ def _plain(value: Any) -> str:
 
 
 def run_convert(args: argparse.Namespace) -> None:
-    refuse_overwriting_input(args.out, args.file)
+    protected = ProtectedInputs.of([args.file])
+    protected.check(args.out)
     image = load_image(args.file)
     shown = image.display(chosen_preset(image, args.window, args.preset))
-    write_png(args.out, to_bits(shown, args.bits))
+    write_png(args.out, to_bits(shown, args.bits), protected)
 
 
 def chosen_preset(image: XrayImage, window: str | None, number: int | None) -> VoiPreset | None:

@@ -163,6 +163,13 @@ class ModelWeightsError(ModelError):
     reason = "model-non-finite"
 
 
+class Cancelled(CamviewerError):
+    """The user cancelled a run; what it had yielded before stays valid."""
+
+    category = "Cancelled"
+    reason = "cancelled"
+
+
 class ExplainError(CamviewerError):
     """An explanation cannot be computed for this model, layer or target."""
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from camviewer import errors
 from camviewer.explain_exports import export_files
-from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input, safe_name, write_png
+from camviewer.io.write import ProtectedInputs, atomic_write_bytes, safe_name, write_png
 from camviewer.model.build import LoadedModel, load_model
 from camviewer.pipeline import ExplainRequest, Explanation, ImageResult, run_explain
 from camviewer.render.overlay import COLORMAPS, OverlayStyle, normalise, overlay
@@ -78,8 +78,7 @@ def _style(args: argparse.Namespace) -> OverlayStyle:
 def _prepare_out(out: Path, images: tuple[Path, ...]) -> None:
     if out.exists() and not out.is_dir():
         raise errors.OutputError("--out must be a folder", out)
-    for image in images:
-        refuse_overwriting_input(out, image)
+    ProtectedInputs.of(images).check(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -107,7 +106,7 @@ def _write_outputs(result: ImageResult, stem: str, options: OutputOptions) -> di
     for k, explanation in enumerate(result.explanations):
         style = replace(options.style, cmap="coolwarm") if explanation.signed else options.style
         picture = overlay(result.model_input.pixels, normalise(explanation.map, explanation.signed), style=style)
-        files[k] = {"overlay_file": write_png(options.out / _file_name(stem, explanation, ".png"), picture, result.path)}
+        files[k] = {"overlay_file": write_png(options.out / _file_name(stem, explanation, ".png"), picture, ProtectedInputs.of([result.path]))}
         if options.save_maps:
             map_path = options.out / _file_name(stem, explanation, ".npy")
             buffer = io.BytesIO()

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from camviewer.io import load_image
-from camviewer.io.write import write_png
+from camviewer.io.write import ProtectedInputs, write_png
 from camviewer.model.build import LoadedModel
 from camviewer.pipeline import Explanation, ImageResult
 from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay
@@ -34,7 +34,7 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
         if "png" in exports:
             picture = annotated(display, geometry, entry, _caption(result, explanation, model, date), chosen)
             name = f"{stem}__{explanation.method}__{explanation.target_index}__annotated.png"
-            files[k]["export_png"] = write_png(out / name, picture, result.path)
+            files[k]["export_png"] = write_png(out / name, picture, ProtectedInputs.of([result.path]))
         if "dicom" in exports and image.metadata.format == "dicom":
             picture = source_overlay(display, geometry, explanation.map, explanation.signed, chosen)
             files[k]["export_dicom"] = _write_dicom(result.path, out, stem, explanation, picture)
@@ -42,7 +42,7 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
         print(f"camviewer: DICOM export skipped: the input is not DICOM ({result.path.name})", file=sys.stderr)
     if "panel" in exports:
         picture = panel(result.model_input.pixels, [_entry(e) for e in result.explanations], style.cmap)
-        panel_file = write_png(out / f"{stem}__panel.png", picture, result.path)
+        panel_file = write_png(out / f"{stem}__panel.png", picture, ProtectedInputs.of([result.path]))
         for entry_files in files.values():
             entry_files["panel_file"] = panel_file
     return files

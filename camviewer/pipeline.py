@@ -7,7 +7,6 @@ is set. Requests and results are frozen dataclasses holding plain data.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from camviewer.io import load_image
 from camviewer.model.build import LoadedModel
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import ModelInput, prepare
+from camviewer.progress import CancelToken, Progress, raise_if_cancelled
 
 
 METHOD_NAMES: tuple[str, ...] = (*CAM_METHODS, *LRP_METHODS)
@@ -90,27 +90,6 @@ class _Plane(NamedTuple):
     layer: str
 
 
-@dataclass(frozen=True)
-class Progress:
-    request_id: int
-    done: int
-    total: int
-
-
-class CancelToken:
-    """Set from any thread; the pipeline checks it between batches."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-
 def run_explain(
     request: ExplainRequest,
     model: LoadedModel,
@@ -122,13 +101,12 @@ def run_explain(
     layer = _layer(model, request.layer) if uses_cams else None
     total, done = len(request.images), 0
     for start in range(0, total, request.batch_size):
-        if cancel is not None and cancel.cancelled:
-            return
+        raise_if_cancelled(cancel)
         chunk = request.images[start : start + request.batch_size]
         yield from _explain_chunk(request, model, layer, chunk)
         done += len(chunk)
         if progress is not None:
-            progress(Progress(request.request_id, done, total))
+            progress(Progress(request.request_id, "images", done, total))
 
 
 def _layer(model: LoadedModel, name: str | None) -> TargetLayer:

@@ -14,7 +14,7 @@ from camviewer.metrics.regions import edges, rank_regions, region_map, region_me
 from camviewer.model.card import InputSpec
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import normalise
-from camviewer.pipeline import CancelToken
+from camviewer.progress import CancelToken
 
 SPEC = InputSpec(size=(10, 10), channels=1, mean=(0.5,), std=(0.25,))
 
@@ -151,7 +151,8 @@ def test_identical_inputs_run_once_and_cancel_stops() -> None:
     assert sum(calls) == 10  # k = 0..9, shared by both methods and both targets
     token = CancelToken()
     token.cancel()
-    assert perturbation_curves(model, SPEC, [image], same, regions, 9, cancel=token) == []
+    with pytest.raises(errors.Cancelled):
+        perturbation_curves(model, SPEC, [image], same, regions, 9, cancel=token)
 
 
 def test_morf_drops_faster_than_lerf_on_a_known_model() -> None:

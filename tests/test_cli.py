@@ -106,7 +106,7 @@ def test_convert_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     path = good_dcm(tmp_path / "g.dcm")
     before = path.read_bytes()
     result = run_cli("convert", str(path), str(path))
-    assert result.returncode == 1 and "output must not be an input file" in result.stderr
+    assert result.returncode == 1 and "would replace an input file" in result.stderr
     assert path.read_bytes() == before
 
 

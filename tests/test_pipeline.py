@@ -8,7 +8,8 @@ import pytest
 
 from camviewer import errors
 from camviewer.model import load_model
-from camviewer.pipeline import CancelToken, ExplainRequest, Progress, run_explain
+from camviewer.pipeline import ExplainRequest, run_explain
+from camviewer.progress import CancelToken, Progress
 from dicom_factory import good_dcm
 
 
@@ -29,16 +30,17 @@ def test_results_come_in_order_with_progress(model_card: Path, images: tuple[Pat
     assert [r.request_id for r in results] == [7] * 6
     assert isinstance(results[2].error, errors.NotDicomError) and not results[2].explanations
     assert all(len(r.explanations) == 4 for k, r in enumerate(results) if k != 2)
-    assert [(p.done, p.total) for p in seen] == [(2, 6), (4, 6), (6, 6)]
+    assert [(p.stage, p.done, p.total) for p in seen] == [("images", 2, 6), ("images", 4, 6), ("images", 6, 6)]
 
 
 def test_cancel_stops_before_the_next_batch(model_card: Path, images: tuple[Path, ...]) -> None:
     token = CancelToken()
     request = ExplainRequest(images, batch_size=2)
     produced = []
-    for result in run_explain(request, load_model(model_card, device="cpu"), cancel=token):
-        produced.append(result)
-        token.cancel()
+    with pytest.raises(errors.Cancelled):
+        for result in run_explain(request, load_model(model_card, device="cpu"), cancel=token):
+            produced.append(result)
+            token.cancel()
     assert len(produced) == 2
 
 

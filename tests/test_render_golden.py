@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from camviewer.cli import main
-from camviewer.model.preprocess import _geometry
+from camviewer.geometry import input_geometry
 from camviewer.render.annotate import colour_bar, region_grid
 from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay
 from camviewer.render.overlay import OverlayStyle, normalise, overlay
@@ -43,7 +43,7 @@ def caption_text() -> Caption:
 
 
 def geometry_for(policy: str) -> object:
-    return _geometry((ROWS, COLS), (32, 32), policy)
+    return input_geometry((ROWS, COLS), (32, 32), policy)
 
 
 STYLES: dict[str, Callable[[], np.ndarray]] = {
@@ -80,7 +80,7 @@ def test_golden_images(name: str) -> None:
 @pytest.mark.parametrize("policy", ["stretch", "letterbox", "center-crop"])
 def test_back_mapped_heatmap_lines_up_with_the_model_input(policy: str) -> None:
     """A hot spot at model-input pixel (r, c) lands on the source pixel that the model saw there."""
-    geometry = _geometry((60, 100), (32, 32), policy)
+    geometry = input_geometry((60, 100), (32, 32), policy)
     spot = np.zeros((32, 32), np.float32)
     row, col = 16, 12 if policy == "center-crop" else 16
     spot[row, col] = 1.0

@@ -25,7 +25,7 @@ from camviewer.metrics.localisation import localisation
 from camviewer.metrics.perturbation import Perturbation, fully_perturbed
 from camviewer.metrics.regions import rank_regions, region_map
 from camviewer.model.build import LoadedModel, load_model
-from camviewer.model.preprocess import resize
+from camviewer.geometry import resize
 from camviewer.phantom import CLASSES
 
 LESIONS = ("nodule", "consolidation", "effusion")

@@ -27,7 +27,7 @@ from torch import nn
 from camviewer.io.write import atomic_write_bytes
 from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.device import select_device
-from camviewer.model.preprocess import resize
+from camviewer.geometry import resize
 from camviewer.phantom import CLASSES, Phantom, generate
 
 INPUT_SIZE = 192

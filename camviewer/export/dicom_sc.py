@@ -67,7 +67,7 @@ from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName, validate_value
 
 from camviewer import __version__, errors
-from camviewer.io.write import atomic_write_bytes, refuse_overwriting_input
+from camviewer.io.write import ProtectedInputs, atomic_write_bytes
 
 SOFTWARE_NAME = "camviewer"
 SERIES_NUMBER = 9001  # high, so that the export sorts after the acquired series
@@ -115,7 +115,7 @@ def write_secondary_capture(path: Path, dataset: Dataset, *inputs: Path) -> None
     partial or temporary file is left behind. The preamble is zeroed whatever the data
     set carries (CVE-2019-11687: a preamble can make a DICOM file also an executable).
     """
-    refuse_overwriting_input(path, *inputs)
+    ProtectedInputs.of(inputs).check(path)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     data = bytearray(buffer.getvalue())

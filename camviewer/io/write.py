@@ -6,7 +6,11 @@ import errno
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -20,9 +24,56 @@ def safe_name(text: str, fallback: str = "image") -> str:
     return UNSAFE_NAME.sub("_", text) or fallback
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that the final name only ever holds a complete file."""
+@dataclass(frozen=True)
+class ProtectedInputs:
+    """The files a run reads. No output may land on one of them: not by its path, not through a
+    symbolic link, not through a hard link (the same device and inode)."""
+
+    paths: frozenset[str] = frozenset()
+    files: frozenset[tuple[int, int]] = frozenset()
+
+    @classmethod
+    def of(cls, inputs: Iterable[str | Path]) -> ProtectedInputs:
+        paths, files = set(), set()
+        for source in inputs:
+            paths.add(os.path.realpath(source))
+            identity = _identity(source)
+            if identity is not None:
+                files.add(identity)
+        return cls(frozenset(paths), frozenset(files))
+
+    def check(self, output: str | Path) -> None:
+        """Raise OutputError when writing ``output`` would replace one of the inputs."""
+        identity = _identity(output)
+        if os.path.realpath(output) in self.paths or (identity is not None and identity in self.files):
+            raise errors.OutputError("the output would replace an input file of this run", output)
+
+    def check_all(self, outputs: Iterable[str | Path]) -> None:
+        for output in outputs:
+            self.check(output)
+
+
+NO_INPUTS = ProtectedInputs()
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` names, following links; None when there is none."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+@contextmanager
+def atomic_file(path: str | Path, protected: ProtectedInputs = NO_INPUTS) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: it appears at ``path`` only when complete.
+
+    The data goes to a temporary file beside ``path``, which is renamed over it on success and
+    removed on any failure. Refuses, before writing, a ``path`` that would replace a protected input.
+    """
     path = Path(path)
+    protected.check(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
@@ -30,7 +81,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise errors.OutputError(_reason(exc), path) from exc
     try:
         with os.fdopen(fd, "wb") as fp:
-            fp.write(data)
+            yield fp
             fp.flush()
             os.fsync(fp.fileno())
         os.chmod(temp, 0o644)
@@ -41,6 +92,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, protected: ProtectedInputs = NO_INPUTS) -> None:
+    """Write ``data`` to ``path`` so that the final name only ever holds a complete file."""
+    with atomic_file(path, protected) as fp:
+        fp.write(data)
 
 
 def _reason(exc: OSError) -> str:
@@ -66,16 +123,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
-def refuse_overwriting_input(output: str | Path, *inputs: str | Path) -> None:
-    """Raise OutputError when the output path is one of the input files."""
-    target = Path(output).resolve()
-    for source in inputs:
-        if Path(source).resolve() == target:
-            raise errors.OutputError("output must not be an input file", output)
-
-
-def write_png(path: str | Path, pixels: np.ndarray, *inputs: str | Path) -> str:
-    """Atomically write a PNG, refusing to replace any of ``inputs``; return the path written."""
-    refuse_overwriting_input(path, *inputs)
-    atomic_write_bytes(path, encode_png(pixels))
+def write_png(path: str | Path, pixels: np.ndarray, protected: ProtectedInputs = NO_INPUTS) -> str:
+    """Atomically write a PNG, refusing to replace a protected input; return the path written."""
+    atomic_write_bytes(path, encode_png(pixels), protected)
     return str(path)

@@ -28,7 +28,7 @@ from camviewer.metrics.incremental import PrefixSplit, find_split, paste
 from camviewer.model.card import InputSpec
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import normalise
-from camviewer.pipeline import CancelToken, Progress
+from camviewer.progress import CancelToken, Progress, ProgressCallback, raise_if_cancelled
 
 Score = Literal["prob", "logit"]
 
@@ -108,8 +108,9 @@ def perturbation_curves(
     multilabel: bool = False,
     batch_size: int = 16,
     incremental: bool = True,
-    progress: Callable[[Progress], None] | None = None,
+    progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    request_id: int = 0,
 ) -> list[Curve]:
     """One curve per request; ``regions`` is the (H, W) region-index map, ``steps`` is L.
 
@@ -117,12 +118,12 @@ def perturbation_curves(
     (``camviewer.metrics.incremental``) recomputes only the changed region's footprint there.
     """
     inputs, curve_slots = _distinct_inputs(requests, int(regions.max()) + 1, steps)
-    if not inputs or (cancel is not None and cancel.cancelled):
+    raise_if_cancelled(cancel)
+    if not inputs:
         return []
+    report = None if progress is None else lambda done, total: progress(Progress(request_id, "curves", done, total))
     with channels_last(model), torch.inference_mode():
-        logits = _run_inputs(model, spec, images, inputs, regions, batch_size, incremental, progress, cancel)
-    if logits is None:
-        return []
+        logits = _run_inputs(model, spec, images, inputs, regions, batch_size, incremental, report, cancel)
     values = logits if score == "logit" else probabilities(logits, multilabel)
     curves = []
     for request, row in zip(requests, curve_slots):
@@ -163,10 +164,10 @@ def _run_inputs(
     regions: np.ndarray,
     batch_size: int,
     incremental: bool,
-    progress: Callable[[Progress], None] | None,
+    report: Callable[[int, int], None] | None,
     cancel: CancelToken | None,
-) -> np.ndarray | None:
-    """Logits of every distinct x^(k), batch by batch; None when cancelled."""
+) -> np.ndarray:
+    """Logits of every distinct x^(k), batch by batch; raises Cancelled between batches."""
     device = next(model.parameters()).device
 
     def prepared(batch: list[_Input]) -> torch.Tensor:
@@ -177,13 +178,12 @@ def _run_inputs(
     forward = _Incremental(split, regions, inputs) if split is not None else None
     out = []
     for start in range(0, len(inputs), batch_size):
-        if cancel is not None and cancel.cancelled:
-            return None
+        raise_if_cancelled(cancel)
         batch = inputs[start : start + batch_size]
         logits = model(prepared(batch)) if forward is None else forward(prepared(batch), batch, start)
         out.append(logits.float().cpu().numpy())
-        if progress is not None:
-            progress(Progress(0, start + len(batch), len(inputs)))
+        if report is not None:
+            report(start + len(batch), len(inputs))
     return np.concatenate(out)
 
 

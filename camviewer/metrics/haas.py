@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from camviewer.metrics.resample import bilinear
+from camviewer.geometry import bilinear
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 """Pixel-scale batch (N, C, H, W) -> logits (N, K)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camviewer.metrics.resample import bilinear
+from camviewer.geometry import bilinear
 
 Box = tuple[int, int, int, int]
 """(x0, y0, x1, y1) in pixel coordinates, end-exclusive: columns x0..x1−1, rows y0..y1−1."""

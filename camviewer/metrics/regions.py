@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from camviewer import errors
-from camviewer.metrics.resample import bilinear
+from camviewer.geometry import bilinear
 
 Order = Literal["morf", "lerf", "random"]
 ORDERS: tuple[Order, ...] = ("morf", "lerf", "random")

@@ -4,41 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
+from camviewer.geometry import InputGeometry, input_geometry, resize
 from camviewer.io.image import XrayImage
 from camviewer.model.card import InputSpec
 
 LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class Box:
-    top: int
-    left: int
-    height: int
-    width: int
-
-
-@dataclass(frozen=True)
-class InputGeometry:
-    """Which source region (``crop``) lands where (``placed``) in the model input."""
-
-    source_shape: tuple[int, int]
-    input_shape: tuple[int, int]
-    crop: Box
-    placed: Box
-
-    def to_source(self, plane: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """Map an (h, w) plane over the model input onto the source pixel grid (bilinear)."""
-        on_input = resize(plane.astype(np.float32), self.input_shape)
-        p, c = self.placed, self.crop
-        region = resize(on_input[p.top : p.top + p.height, p.left : p.left + p.width], (c.height, c.width))
-        out = np.full(self.source_shape, fill, dtype=np.float32)
-        out[c.top : c.top + c.height, c.left : c.left + c.width] = region
-        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,15 +21,6 @@ class ModelInput:
     tensor: torch.Tensor
     pixels: np.ndarray
     geometry: InputGeometry
-
-
-def resize(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear when enlarging, area averaging when shrinking; (H, W) or (H, W, C)."""
-    rows, cols = plane.shape[:2]
-    if (rows, cols) == tuple(shape):
-        return plane.copy()
-    shrinking = shape[0] < rows and shape[1] < cols
-    return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def source_pixels(image: XrayImage, spec: InputSpec) -> np.ndarray:
@@ -74,24 +38,10 @@ def _channels(unit: np.ndarray, channels: int) -> np.ndarray:
     return unit
 
 
-def _geometry(source: tuple[int, int], target: tuple[int, int], policy: str) -> InputGeometry:
-    rows, cols = source
-    height, width = target
-    if policy == "stretch":
-        return InputGeometry(source, target, Box(0, 0, rows, cols), Box(0, 0, height, width))
-    if policy == "letterbox":
-        scale = min(height / rows, width / cols)
-        h, w = max(1, round(rows * scale)), max(1, round(cols * scale))
-        return InputGeometry(source, target, Box(0, 0, rows, cols), Box((height - h) // 2, (width - w) // 2, h, w))
-    scale = max(height / rows, width / cols)  # centre crop
-    h, w = min(rows, round(height / scale)), min(cols, round(width / scale))
-    return InputGeometry(source, target, Box((rows - h) // 2, (cols - w) // 2, h, w), Box(0, 0, height, width))
-
-
 def prepare(image: XrayImage, spec: InputSpec) -> ModelInput:
     """Window/polarity -> channels -> resize policy -> value range -> (x - mean) / std."""
     unit = _channels(source_pixels(image, spec), spec.channels)
-    geometry = _geometry(unit.shape[:2], spec.size, spec.resize)
+    geometry = input_geometry(unit.shape[:2], spec.size, spec.resize)
     c, p = geometry.crop, geometry.placed
     pixels = np.zeros((*spec.size, spec.channels), dtype=np.float32)
     region = unit[c.top : c.top + c.height, c.left : c.left + c.width]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camviewer.model.preprocess import InputGeometry, resize
+from camviewer.geometry import InputGeometry, resize
 from camviewer.render.annotate import NOT_FOR_DIAGNOSIS, caption, colour_bar, side_by_side, stacked, text_scale
 from camviewer.render.overlay import Normalisation, OverlayStyle, colourise, gray_rgb, normalise, overlay, scale_of
 
