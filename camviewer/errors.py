@@ -103,10 +103,18 @@ class NoFinitePixelsError(InputError):
 
 
 class UsageError(CamviewerError):
-    """A command-line value the user gave is not valid (e.g. a window width of 0)."""
+    """A value the user chose is not valid (e.g. a window width of 0).
+
+    ``option`` names the request field it came from (e.g. "targets"), so that each front end
+    can name its own control for it (the command line its flag); the message never does.
+    """
 
     category = "Invalid option"
     reason = "usage"
+
+    def __init__(self, detail: str = "", path: str | Path | None = None, *, option: str | None = None) -> None:
+        self.option = option
+        super().__init__(detail, path)
 
 
 class OutputError(CamviewerError):

@@ -70,9 +70,20 @@ def test_perturbations(spec: str) -> None:
         assert full.min() >= pixels.min() and full.max() <= pixels.max()
     elif spec == "mean":
         np.testing.assert_allclose(full[:, 0, 0], pixels.mean(axis=(1, 2)), rtol=1e-6)
-    for bad in ("gaussian", "gaussian:-1", "constant", "mean:2", "noise:1", "blur:x"):
-        with pytest.raises(errors.UsageError):
-            parse_perturbation(bad)
+
+
+@pytest.mark.parametrize("bad", ["gaussian", "gaussian:-1", "constant", "mean:2", "noise:1", "blur:x", "constant:nan",
+                                 "gaussian:inf", "constant:1e308", "blur:1e9", "blur:0", "uniform:"])
+def test_bad_perturbations_are_refused_when_made(bad: str) -> None:
+    with pytest.raises(errors.UsageError) as caught:
+        parse_perturbation(bad)
+    assert caught.value.option == "perturbation" and "--" not in caught.value.message
+
+
+def test_a_blur_wider_than_the_model_input_is_refused() -> None:
+    Perturbation("blur", 64.0).check_for((64, 48))
+    with pytest.raises(errors.UsageError, match="at most 64"):
+        Perturbation("blur", 65.0).check_for((64, 48))
 
 
 def linear_model(weights: np.ndarray) -> nn.Module:

@@ -41,8 +41,10 @@ def literal(method: str, A: np.ndarray, G: np.ndarray) -> np.ndarray:
         return out
     for i in range(h):
         for j in range(w):
-            if method == "hirescam":
+            if method == "hirescam-signed":
                 out[i, j] = sum(G[k, i, j] * A[k, i, j] for k in range(K))
+            elif method == "hirescam":
+                out[i, j] = max(0.0, sum(G[k, i, j] * A[k, i, j] for k in range(K)))
             elif method == "layercam":
                 out[i, j] = max(0.0, sum(max(G[k, i, j], 0.0) * A[k, i, j] for k in range(K)))
             else:  # gradcam-elementwise
@@ -142,14 +144,17 @@ def test_hirescam_completeness_on_a_flatten_head(head: Callable[[], FlattenHead]
     model = head().eval()
     x = torch.randn(2, 1, 16, 16)
     layer = locate_layer(model, x[:1])
-    logits, results = compute_cams(model, x, [[0, 2], [1]], ["hirescam", "gradcam"], layer)
+    logits, results = compute_cams(model, x, [[0, 2], [1]], ["hirescam-signed", "hirescam", "gradcam"], layer)
     for b, per_image in enumerate(results):
         for result in per_image:
-            check = result.checks["hirescam"]["hirescam_completeness"]
-            assert check["applicable"]
+            signed = result.maps["hirescam-signed"]
             expected = logits[b, result.target_index] - float(model.head[-1].bias[result.target_index].detach())
-            assert result.maps["hirescam"].sum() == pytest.approx(expected, rel=1e-4, abs=1e-6)
-            assert check["relative_residual"] < 1e-4
+            assert signed.sum() == pytest.approx(expected, rel=1e-4, abs=1e-6)
+            assert (signed < 0).any() and np.array_equal(result.maps["hirescam"], np.maximum(signed, 0))
+            for method in ("hirescam", "hirescam-signed"):  # computed from the signed sum for both
+                check = result.checks[method]["hirescam_completeness"]
+                assert check["applicable"] and check["relative_residual"] < 1e-4
+                assert check["map_sum"] == pytest.approx(float(signed.sum()), rel=1e-5, abs=1e-6)
             assert not result.checks["gradcam"]["gradcam_equals_hirescam"]["gradients_spatially_constant"]
 
 
@@ -182,7 +187,7 @@ def test_gradcam_equals_hirescam_on_a_gap_head() -> None:
     result = results[0][0]
     equivalence = result.checks["gradcam"]["gradcam_equals_hirescam"]
     assert equivalence["gradients_spatially_constant"] and equivalence["equivalent"]
-    np.testing.assert_allclose(result.maps["gradcam"], np.maximum(result.maps["hirescam"], 0), atol=1e-6)
+    np.testing.assert_allclose(result.maps["gradcam"], result.maps["hirescam"], atol=1e-6)
     assert result.checks["hirescam"]["hirescam_completeness"]["relative_residual"] < 1e-4
 
 

@@ -29,7 +29,7 @@ def test_importing_the_cli_does_not_import_qt_or_torch() -> None:
 
 
 def test_importing_the_engine_does_not_import_qt() -> None:
-    code = ("import camviewer.pipeline, camviewer.explain_cli, camviewer.render, sys; "
+    code = ("import camviewer.engine, camviewer.cli.explain, camviewer.cli.evaluate, camviewer.render, sys; "
             "assert not any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 

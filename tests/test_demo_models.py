@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from camviewer.cli import main
-from camviewer.demo.evaluate import accuracy, method_scores, phantom_test_set
-from camviewer.demo.train import MEAN, STD, TrainingPlan, main as train_main, paired_set, patient_rows, train
-from camviewer.explain.engine import compute_cams
-from camviewer.explain.layers import locate_layer
+from camviewer.demo.evaluate import PhantomSet, accuracy, method_scores, phantom_test_set
+from camviewer.demo.train import TrainingPlan, main as train_main, paired_set, patient_rows, train
+from camviewer.engine import ExplainRequest, ModelSession, run_explain
+from camviewer.explain.targets import ClassIndex
 from camviewer.io import load_image
 from camviewer.model.build import DEFAULT_CARD, load_model
 
@@ -28,8 +28,13 @@ POINTING_FLOOR = 0.35
 
 
 @pytest.fixture(scope="module")
-def fresh_set() -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def fresh_set() -> PhantomSet:
     return phantom_test_set(per_class=10, seed=8_000_000)
+
+
+@pytest.fixture(scope="module", params=CARDS, ids=lambda p: p.stem)
+def demo(request: pytest.FixtureRequest) -> tuple[Path, ModelSession]:
+    return request.param, ModelSession(load_model(request.param, device="cpu"))
 
 
 @pytest.mark.parametrize("card", CARDS, ids=lambda p: p.stem)
@@ -41,31 +46,31 @@ def test_weights_match_the_card(card: Path) -> None:
     assert "NOT FOR DIAGNOSIS" in doc["description"] and "synthetic" in doc["description"]
 
 
-@pytest.mark.parametrize("card", CARDS, ids=lambda p: p.stem)
-def test_models_reach_their_card_accuracy(card: Path, fresh_set) -> None:  # noqa: ANN001
-    model = load_model(card, device="cpu")
+def test_models_reach_their_card_accuracy(demo: tuple[Path, ModelSession], fresh_set: PhantomSet) -> None:
+    card, session = demo
     stated = json.loads(card.read_text())["validation"]["accuracy"]
-    assert accuracy(model, fresh_set[0], fresh_set[1]) >= stated - ACCURACY_MARGIN
+    assert accuracy(session, fresh_set) >= stated - ACCURACY_MARGIN
 
 
-@pytest.mark.parametrize("card", CARDS, ids=lambda p: p.stem)
-def test_hirescam_points_at_the_lesions(card: Path, fresh_set) -> None:  # noqa: ANN001
-    scores = method_scores(load_model(card, device="cpu"), *fresh_set, methods=["hirescam"])
+def test_hirescam_points_at_the_lesions(demo: tuple[Path, ModelSession], fresh_set: PhantomSet) -> None:
+    scores = method_scores(demo[1], fresh_set, methods=["hirescam"])
     assert scores["hirescam"].pointing >= POINTING_FLOOR
 
 
-@pytest.mark.parametrize(("card", "gap_head"), [(CARDS[0], False), (CARDS[1], True)], ids=["demo-vgg", "demo-resnet"])
-def test_heads_give_the_promised_identities(card: Path, gap_head: bool, fresh_set) -> None:  # noqa: ANN001
+def test_heads_give_the_promised_identities(demo: tuple[Path, ModelSession], fresh_set: PhantomSet) -> None:
     """demo-vgg (max-pool -> flatten -> linear): HiResCAM is complete, Grad-CAM differs from it.
     demo-resnet (GAP -> linear): HiResCAM is complete and Grad-CAM equals it."""
-    model = load_model(card, device="cpu")
-    inputs = torch.from_numpy((fresh_set[0][:3, None] - MEAN) / STD)
-    layer = locate_layer(model.module, inputs[:1], model.default_layer)
-    _, results = compute_cams(model.module, inputs, [[1], [2], [3]], ["gradcam", "hirescam"], layer)
-    for (result,) in results:
-        completeness = result.checks["hirescam"]["hirescam_completeness"]
+    card, session = demo
+    gap_head = card.stem == "demo-resnet"
+    for label in (1, 2, 3):
+        image = fresh_set.images[fresh_set.of_class(label)[0]]
+        (result,) = run_explain(ExplainRequest((image,), ("gradcam", "hirescam"), (ClassIndex(label),)), session)
+        gradcam, hirescam = result.explanations
+        completeness = hirescam.checks["hirescam_completeness"]
         assert completeness["applicable"] and completeness["relative_residual"] < 1e-3
-        assert result.checks["gradcam"]["gradcam_equals_hirescam"]["equivalent"] is gap_head
+        assert gradcam.checks["gradcam_equals_hirescam"]["equivalent"] is gap_head
+        scale = float(np.abs(hirescam.map).max())
+        assert np.allclose(gradcam.map, hirescam.map, rtol=1e-4, atol=1e-5 * scale) is gap_head
 
 
 def test_training_pairs_each_patient_across_the_classes() -> None:

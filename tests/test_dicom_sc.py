@@ -15,6 +15,7 @@ from pydicom import uid
 
 from camviewer import errors
 from camviewer.export.dicom_sc import read_source_header, secondary_capture, write_secondary_capture
+from camviewer.io.write import ProtectedInputs
 from dicom_factory import make_dataset, write
 
 PHI = {
@@ -57,7 +58,7 @@ def export(source_path: Path, overlay: np.ndarray, name: str = "export.dcm", **o
     dataset = secondary_capture(read_source_header(source_path), overlay, method="Grad-CAM",
                                 description="camviewer Grad-CAM overlay", now=NOW, **options)
     path = folder / name
-    write_secondary_capture(path, dataset, source_path)
+    write_secondary_capture(path, dataset, ProtectedInputs.of([source_path]))
     return path
 
 
@@ -216,7 +217,7 @@ def test_refuses_to_overwrite_an_input(source_path: Path, overlay: np.ndarray) -
     before = source_path.read_bytes()
     dataset = secondary_capture(read_source_header(source_path), overlay, method="Grad-CAM", description="x")
     with pytest.raises(errors.OutputError):
-        write_secondary_capture(source_path, dataset, source_path)
+        write_secondary_capture(source_path, dataset, ProtectedInputs.of([source_path]))
     assert source_path.read_bytes() == before
     assert [p.name for p in source_path.parent.iterdir()] == [source_path.name]
 

@@ -37,8 +37,7 @@ def test_json_document_and_files(tmp_path: Path, model_card: Path, sample_chest:
         assert e["layer"] == "layer4"
         raw = np.load(e["map_file"])
         assert raw.dtype == np.float32 and raw.shape == (2, 2)
-        if e["method"] != "hirescam":
-            assert raw.min() >= 0  # after the method's own ReLU
+        assert raw.min() >= 0  # after the method's own ReLU (HiResCAM's too, as in the study)
         assert Path(e["overlay_file"]).is_file()
         assert set(e["checks"]) == {"hirescam_completeness", "gradcam_equals_hirescam", "model_output", "map"}
     assert sorted(p.suffix for p in out.iterdir()).count(".png") == 10
@@ -46,13 +45,15 @@ def test_json_document_and_files(tmp_path: Path, model_card: Path, sample_chest:
 
 def test_saved_maps_are_unnormalised(tmp_path: Path, model_card: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = good_dcm(tmp_path / "g.dcm")
-    _, doc = run_json(capsys, str(path), "--model", str(model_card), "--methods", "hirescam",
+    _, doc = run_json(capsys, str(path), "--model", str(model_card), "--methods", "hirescam-signed,hirescam",
                       "--target", "COVID", "--out", str(tmp_path / "o"), "--save-maps")
-    e = doc["images"][0]["explanations"][0]
-    assert e["target_label"] == "COVID"
-    check = e["checks"]["hirescam_completeness"]
+    signed, rectified = doc["images"][0]["explanations"]
+    assert signed["target_label"] == "COVID"
+    check = signed["checks"]["hirescam_completeness"]
     assert check["applicable"]  # resnet18: layer4 -> AdaptiveAvgPool2d -> (functional flatten) -> Linear
-    assert np.load(e["map_file"]).sum() == pytest.approx(check["score"] - check["bias"], rel=1e-4)
+    assert np.load(signed["map_file"]).sum() == pytest.approx(check["score"] - check["bias"], rel=1e-4)
+    assert rectified["checks"]["hirescam_completeness"] == check  # computed from the signed sum for both
+    np.testing.assert_array_equal(np.load(rectified["map_file"]), np.maximum(np.load(signed["map_file"]), 0))
 
 
 def test_a_bad_image_fails_alone(tmp_path: Path, model_card: Path, capsys: pytest.CaptureFixture[str]) -> None:

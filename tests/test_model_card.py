@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from camviewer import errors
-from camviewer.explain.targets import resolve_targets
 from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.card import load_card
 from camviewer.model.device import select_device
@@ -83,17 +82,6 @@ def test_device_selection() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(errors.UsageError, match="CUDA"):
             select_device("cuda")
-
-
-def test_targets_resolve_top_k_names_and_indices() -> None:
-    classes = ("a", "b", "c", "d")
-    p = np.array([0.1, 0.4, 0.3, 0.2])
-    assert resolve_targets("top1", classes, p) == (1,)
-    assert resolve_targets("top3", classes, p) == (1, 2, 3)
-    assert resolve_targets("d,0,top1,d", classes, p) == (3, 0, 1)
-    for bad in ("top9", "x", "7", ","):
-        with pytest.raises(errors.UsageError):
-            resolve_targets(bad, classes, p)
 
 
 def test_probabilities_softmax_and_sigmoid() -> None:

@@ -142,7 +142,7 @@ def test_dicom_export_of_a_png_is_skipped_with_a_message(tmp_path: Path, model_c
     Image.fromarray((pixels() * 255).astype(np.uint8)).save(tmp_path / "x.png")
     assert main(["explain", str(tmp_path / "x.png"), "--model", str(model_card), "--out", str(tmp_path / "o"),
                  "--export", "dicom"]) == 0
-    assert "DICOM export skipped: the input is not DICOM (x.png)" in capsys.readouterr().err
+    assert "warning: DICOM export skipped: the input is not DICOM" in capsys.readouterr().out
     assert not list((tmp_path / "o").glob("*.dcm"))
 
 

@@ -1,9 +1,10 @@
 """The demo models' own check: accuracy, and whether each method's map points at the lesion.
 
-On a fresh phantom test set: accuracy per model; per method, pointing-game hit rate and
-relevance mass accuracy against the lesion masks (nodule, consolidation, effusion; cardiomegaly's
-mask is the whole heart, so it is left out), and AOPC on a 9x9 grid (MoRF, Gaussian sigma 0.1 in
-pixel scale, softmax probability of the true class). Prints a Markdown table.
+On a fresh phantom test set, fed through the model card and ``prepare()`` like any image: accuracy
+per model; per method, pointing-game hit rate and relevance mass accuracy against the lesion masks
+(nodule, consolidation, effusion; cardiomegaly's mask is the whole heart, so it is left out), and
+AOPC on a 9x9 grid (MoRF, Gaussian sigma 0.1 in pixel scale, softmax probability of the true class),
+all through the engine (``run_explain``, ``run_evaluate``). Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -13,24 +14,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from camviewer.demo.train import INPUT_SIZE, MEAN, STD, unpaired_phantoms
-from camviewer.explain.cams import CAM_METHODS
-from camviewer.explain.engine import compute_cams
-from camviewer.explain.layers import locate_layer
-from camviewer.explain.lrp import compute_lrp, input_bounds
-from camviewer.metrics.aopc import CurveImage, CurveRequest, perturbation_curves
+from camviewer.demo.train import SOURCE_SIZE, unpaired_phantoms
+from camviewer.engine import DecodedImage, EvaluateRequest, ExplainRequest, ModelSession, run_evaluate, run_explain
+from camviewer.explain.targets import ClassIndex
 from camviewer.metrics.localisation import localisation
-from camviewer.metrics.perturbation import Perturbation, fully_perturbed
-from camviewer.metrics.regions import rank_regions, region_map
-from camviewer.model.build import LoadedModel, load_model
-from camviewer.geometry import resize
+from camviewer.model.build import load_model
 from camviewer.phantom import CLASSES
+from camviewer.phantom.write import xray_image
 
 LESIONS = ("nodule", "consolidation", "effusion")
 METHODS = ("gradcam", "hirescam", "gradcampp", "xgradcam", "layercam", "lrp-epf")
 TEST_SEED = 7_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class PhantomSet:
+    """Phantoms at their source size (as their PNG reads), class indices, and the lesion masks."""
+
+    images: tuple[DecodedImage, ...]
+    labels: np.ndarray
+    masks: tuple[np.ndarray, ...]
+
+    def of_class(self, label: int) -> list[int]:
+        return [k for k, value in enumerate(self.labels) if value == label]
 
 
 @dataclass(frozen=True)
@@ -41,66 +48,52 @@ class MethodScore:
     aopc: float
 
 
-def phantom_test_set(per_class: int, seed: int = TEST_SEED) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Pixels (N, S, S) in [0, 1] at the demo models' input size, labels (N,), and the lesion
-    masks at source resolution."""
-    pixels, labels, masks = [], [], []
-    for phantom in unpaired_phantoms(per_class, seed):
-        pixels.append(resize(phantom.pixels, (INPUT_SIZE, INPUT_SIZE)))
-        labels.append(CLASSES.index(phantom.label))
-        masks.append(phantom.mask)
-    return np.asarray(pixels, np.float32), np.asarray(labels), masks
+def phantom_test_set(per_class: int, seed: int = TEST_SEED) -> PhantomSet:
+    phantoms = list(unpaired_phantoms(per_class, seed))
+    return PhantomSet(tuple(DecodedImage(xray_image(p)) for p in phantoms),
+                   np.array([CLASSES.index(p.label) for p in phantoms]), tuple(p.mask for p in phantoms))
 
 
-def accuracy(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray) -> float:
-    with torch.inference_mode():
-        predicted = model.module(torch.from_numpy((pixels[:, None] - MEAN) / STD)).argmax(1).numpy()
-    return float((predicted == labels).mean())
+def accuracy(session: ModelSession, test: PhantomSet) -> float:
+    results = run_explain(ExplainRequest(test.images, ("gradcam",)), session)
+    return float(np.mean([r.predictions[0].index == label for r, label in zip(results, test.labels)]))
 
 
-def method_scores(model: LoadedModel, pixels: np.ndarray, labels: np.ndarray, masks: list[np.ndarray],
-                  methods: Sequence[str] = METHODS) -> dict[str, MethodScore]:
+def method_scores(session: ModelSession, test: PhantomSet, methods: Sequence[str] = METHODS) -> dict[str, MethodScore]:
+    """Per method: localisation and MoRF AOPC of the true class's map, on the lesion images."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method {unknown[0]!r}; the demo evaluation knows {', '.join(METHODS)}")
-    lesion = [k for k, label in enumerate(labels) if CLASSES[label] in LESIONS]
-    inputs = torch.from_numpy((pixels[lesion][:, None] - MEAN) / STD)
-    targets = [[int(labels[k])] for k in lesion]
-    cam_methods = [m for m in methods if m in CAM_METHODS]
-    cams = []
-    if cam_methods:
-        layer = locate_layer(model.module, inputs[:1], model.default_layer)
-        _, cams = compute_cams(model.module, inputs, targets, cam_methods, layer)
-    bounds = input_bounds((0.0, 1.0), (MEAN,), (STD,))
-    lrp = compute_lrp(model.module, inputs, targets, "lrp-epf", bounds) if "lrp-epf" in methods else []
-    regions = region_map((INPUT_SIZE, INPUT_SIZE), 9)
-    images = [CurveImage(pixels[k][None], fully_perturbed(pixels[k][None], Perturbation("gaussian", 0.1), seed=k)) for k in lesion]
-    out = {}
-    for method in methods:
-        maps = [r[0].map for r in lrp] if method == "lrp-epf" else [c[0].maps[method] for c in cams]
-        found = [localisation(plane, masks[k]) for plane, k in zip(maps, lesion)]
-        requests = [CurveRequest(n, method, targets[n][0], "morf", rank_regions(plane, regions, 9, "morf"))
-                    for n, plane in enumerate(maps)]
-        curves = perturbation_curves(model.module, model.card.input, images, requests, regions, 81)
-        hits = np.array([f.pointing_game for f in found])
-        by_lesion = {name: float(hits[[CLASSES[labels[k]] == name for k in lesion]].mean()) for name in LESIONS}
-        out[method] = MethodScore(float(hits.mean()), by_lesion, float(np.mean([f.mass_accuracy for f in found])),
-                                  float(np.mean([c.aopc for c in curves])))
-    return out
+    hits: dict[str, dict[str, list[bool]]] = {m: {lesion: [] for lesion in LESIONS} for m in methods}
+    mass: dict[str, list[float]] = {m: [] for m in methods}
+    aopcs: dict[str, list[float]] = {m: [] for m in methods}
+    for lesion in LESIONS:
+        label = CLASSES.index(lesion)
+        chosen = test.of_class(label)
+        request = EvaluateRequest(tuple(test.images[k] for k in chosen), tuple(methods), (ClassIndex(label),), grid=9)
+        for k, result in zip(chosen, run_evaluate(request, session)):
+            for e, curve in zip(result.explained.explanations, result.curves):
+                found = localisation(e.map, test.masks[k])
+                hits[e.method][lesion].append(found.pointing_game)
+                mass[e.method].append(found.mass_accuracy)
+                aopcs[e.method].append(curve.aopc)
+    return {m: MethodScore(float(np.mean(sum(hits[m].values(), []))), {lesion: float(np.mean(v)) for lesion, v in hits[m].items()},
+                           float(np.mean(mass[m])), float(np.mean(aopcs[m]))) for m in methods}
 
 
 def table(cards: list[Path], per_class: int = 20) -> str:
-    pixels, labels, masks = phantom_test_set(per_class)
-    lines = [f"Fresh test set: {per_class} phantoms per class (seed {TEST_SEED}); localisation and AOPC on the "
-             f"{per_class * len(LESIONS)} lesion images (nodule, consolidation, effusion), target = true class.", "",
+    test = phantom_test_set(per_class)
+    lines = [f"Fresh test set: {per_class} phantoms per class (seed {TEST_SEED}, {SOURCE_SIZE} px); localisation and "
+             f"AOPC on the {per_class * len(LESIONS)} lesion images (nodule, consolidation, effusion), target = true class.", "",
              "| model | accuracy | method | pointing game | (nodule / consolidation / effusion) | relevance mass | AOPC 9×9 |",
              "|---|---|---|---|---|---|---|"]
     for card in cards:
-        model = load_model(card, device="cpu")
-        acc = accuracy(model, pixels, labels)
-        for method, score in method_scores(model, pixels, labels, masks).items():
+        session = ModelSession(load_model(card, device="cpu"))
+        acc = accuracy(session, test)
+        for method, score in method_scores(session, test).items():
             by_lesion = " / ".join(f"{score.pointing_by_lesion[name]:.2f}" for name in LESIONS)
-            lines.append(f"| {model.card.name} | {acc:.3f} | {method} | {score.pointing:.3f} | {by_lesion} | {score.mass:.3f} | {score.aopc:.4f} |")
+            lines.append(f"| {session.card.name} | {acc:.3f} | {method} | {score.pointing:.3f} | {by_lesion} | "
+                         f"{score.mass:.3f} | {score.aopc:.4f} |")
     return "\n".join(lines)
 
 

@@ -18,14 +18,10 @@ import torch
 from torch import nn
 
 from camviewer import errors
-from camviewer.explain.cams import CAM_METHODS, grad_cam_linear, hires_cam
+from camviewer.explain.cams import CAM_METHODS, grad_cam_linear, hires_cam_signed
 from camviewer.explain.layers import TargetLayer
+from camviewer.explain.modules import HOMOGENEOUS_PASS_THROUGH
 
-# Positively homogeneous, piecewise-linear modules: with one Linear after them, the score minus
-# the bias is exactly sum(A * dS/dA) (Euler), which is HiResCAM's completeness. Max pools qualify:
-# the gradient goes to each window's maximum, whose value is the pooled output.
-HOMOGENEOUS_PASS_THROUGH = (nn.Flatten, nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveMaxPool2d,
-                            nn.Dropout, nn.Identity)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +134,7 @@ def _collect(
 ) -> None:
     a, g = acts[batch], grads[batch]
     maps = {m: CAM_METHODS[m].compute(a, g).detach().float().cpu().numpy() for m in methods}
-    hires = hires_cam(a, g).detach().double().cpu().numpy()
+    hires = hires_cam_signed(a, g).detach().double().cpu().numpy()
     gradcam = grad_cam_linear(a, g).detach().double().cpu().numpy()
     spread = (g.amax(dim=(2, 3)) - g.amin(dim=(2, 3))).abs().amax(dim=1).cpu().numpy()
     grad_scale = g.abs().flatten(1).amax(dim=1).cpu().numpy()

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from camviewer import errors
+from camviewer.explain.modules import POOLING
 
-POOLING = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LPPool2d)
 
 
 @dataclass(frozen=True)

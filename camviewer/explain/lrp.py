@@ -21,20 +21,12 @@ from zennit.attribution import Gradient
 from zennit.canonizers import Canonizer
 from zennit.composites import EpsilonAlpha2Beta1Flat, EpsilonGammaBox, EpsilonPlusFlat
 from zennit.core import Composite
-from zennit.layer import Sum
 
 from camviewer import errors
 from camviewer.explain.canonizers import canonizers_for, family
+from camviewer.explain.modules import LRP_SUPPORTED_LEAVES
 
 MAX_OUTPUT_CHANGE = 1e-5
-SUPPORTED_LEAVES = (
-    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus,
-    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d,
-    nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-    nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, Sum,
-)
-
 Bounds = tuple[torch.Tensor, torch.Tensor]
 CompositeFactory = Callable[[list[Canonizer], Bounds], Composite]
 
@@ -92,7 +84,7 @@ def input_bounds(value_range: tuple[float, float], mean: Sequence[float], std: S
 def check_supported(model: nn.Module) -> None:
     """Refuse models holding a module no LRP rule here covers, naming the first such module."""
     for name, module in model.named_modules():
-        if not list(module.children()) and not isinstance(module, SUPPORTED_LEAVES):
+        if not list(module.children()) and not isinstance(module, LRP_SUPPORTED_LEAVES):
             raise errors.ExplainError(f"LRP cannot handle module {name!r} ({type(module).__name__}); use a CAM method")
 
 

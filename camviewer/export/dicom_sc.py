@@ -67,7 +67,7 @@ from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName, validate_value
 
 from camviewer import __version__, errors
-from camviewer.io.write import ProtectedInputs, atomic_write_bytes
+from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_write_bytes
 
 SOFTWARE_NAME = "camviewer"
 SERIES_NUMBER = 9001  # high, so that the export sorts after the acquired series
@@ -108,19 +108,18 @@ def secondary_capture(source: Dataset, overlay: np.ndarray, *, method: str, desc
     return ds
 
 
-def write_secondary_capture(path: Path, dataset: Dataset, *inputs: Path) -> None:
+def write_secondary_capture(path: Path, dataset: Dataset, protected: ProtectedInputs = NO_INPUTS) -> None:
     """Write ``dataset`` atomically as a DICOM Part 10 file with a zeroed preamble.
 
-    Raises OutputError when ``path`` is one of ``inputs``, or when writing fails. No
+    Raises OutputError when ``path`` would replace a protected input, or when writing fails. No
     partial or temporary file is left behind. The preamble is zeroed whatever the data
     set carries (CVE-2019-11687: a preamble can make a DICOM file also an executable).
     """
-    ProtectedInputs.of(inputs).check(path)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     data = bytearray(buffer.getvalue())
     data[: len(PREAMBLE)] = PREAMBLE
-    atomic_write_bytes(path, bytes(data))
+    atomic_write_bytes(path, bytes(data), protected)
 
 
 def read_source_header(path: Path) -> Dataset:

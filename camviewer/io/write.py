@@ -17,6 +17,7 @@ import numpy as np
 from camviewer import errors
 
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def safe_name(text: str, fallback: str = "image") -> str:
@@ -44,13 +45,21 @@ class ProtectedInputs:
 
     def check(self, output: str | Path) -> None:
         """Raise OutputError when writing ``output`` would replace one of the inputs."""
-        identity = _identity(output)
-        if os.path.realpath(output) in self.paths or (identity is not None and identity in self.files):
+        if self._protects(Path(output)):
             raise errors.OutputError("the output would replace an input file of this run", output)
 
-    def check_all(self, outputs: Iterable[str | Path]) -> None:
-        for output in outputs:
-            self.check(output)
+    def entries_in(self, folder: str | Path) -> list[str]:
+        """Names of the entries of ``folder`` that are (or link to) a protected input."""
+        try:
+            with os.scandir(folder) as entries:
+                names = [entry.name for entry in entries]
+        except (OSError, ValueError):
+            return []
+        return [name for name in names if self._protects(Path(folder) / name)]
+
+    def _protects(self, path: Path) -> bool:
+        identity = _identity(path)
+        return os.path.realpath(path) in self.paths or (identity is not None and identity in self.files)
 
 
 NO_INPUTS = ProtectedInputs()

@@ -9,6 +9,7 @@ method and order sees the same noise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,29 +22,53 @@ Kind = Literal["constant", "gaussian", "uniform", "blur", "mean"]
 TAKES_VALUE = {"constant": True, "gaussian": True, "blur": True, "uniform": False, "mean": False}
 
 
+MAX_VALUE = 1e6  # |V| and Gaussian sigma: far beyond any model's pixel range, still finite after normalisation
+MAX_BLUR_SIGMA = 4096.0  # the largest model input side a card allows; a run also bounds it by its own input
+
+
 @dataclass(frozen=True)
 class Perturbation:
+    """One perturbation; invalid values are refused when it is made (not when a run is half done)."""
+
     kind: Kind
     value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TAKES_VALUE:
+            raise errors.UsageError(f"{self.kind!r}: use constant:V, gaussian:SIGMA, uniform, blur:SIGMA or mean",
+                                    option="perturbation")
+        if TAKES_VALUE[self.kind] != (self.value is not None):
+            raise errors.UsageError(f"{self.kind} {'needs' if TAKES_VALUE[self.kind] else 'takes no'} a value",
+                                    option="perturbation")
+        if self.value is None:
+            return
+        if not math.isfinite(self.value):
+            raise errors.UsageError(f"{self.kind} needs a finite value", option="perturbation")
+        if self.kind == "constant" and abs(self.value) > MAX_VALUE:
+            raise errors.UsageError(f"constant must be within ±{MAX_VALUE:g}", option="perturbation")
+        limit = MAX_BLUR_SIGMA if self.kind == "blur" else MAX_VALUE
+        if self.kind in ("gaussian", "blur") and not 0 < self.value <= limit:
+            raise errors.UsageError(f"{self.kind} needs a sigma in (0, {limit:g}]", option="perturbation")
+
+    def check_for(self, size: tuple[int, int]) -> None:
+        """Refuse a blur wider than the model input it perturbs (its cost grows with sigma, its effect does not)."""
+        if self.kind == "blur" and self.value is not None and self.value > max(size):
+            raise errors.UsageError(f"blur sigma must be at most {max(size)} for a {size[0]}x{size[1]} model input",
+                                    option="perturbation")
 
     def __str__(self) -> str:
         return self.kind if self.value is None else f"{self.kind}:{self.value:g}"
 
 
 def parse_perturbation(spec: str) -> Perturbation:
-    kind, _, value = spec.strip().partition(":")
-    if kind not in TAKES_VALUE:
-        raise errors.UsageError(f"--perturb {spec!r}: use constant:V, gaussian:SIGMA, uniform, blur:SIGMA or mean")
-    if TAKES_VALUE[kind] != bool(value):
-        raise errors.UsageError(f"--perturb {kind} {'needs' if TAKES_VALUE[kind] else 'takes no'} a value")
-    if not value:
+    """``constant:V``, ``gaussian:SIGMA``, ``uniform``, ``blur:SIGMA`` or ``mean``."""
+    kind, separator, value = spec.strip().partition(":")
+    if not separator:
         return Perturbation(kind)  # type: ignore[arg-type]
     try:
         number = float(value)
     except ValueError as exc:
-        raise errors.UsageError(f"--perturb {spec!r}: {value!r} is not a number") from exc
-    if kind in ("gaussian", "blur") and not number > 0:
-        raise errors.UsageError(f"--perturb {kind} needs a positive sigma")
+        raise errors.UsageError(f"{spec.strip()!r}: {value!r} is not a number", option="perturbation") from exc
     return Perturbation(kind, number)  # type: ignore[arg-type]
 
 

@@ -28,7 +28,7 @@ def region_map(shape: tuple[int, int], grid: int) -> np.ndarray:
     """(H, W) int array holding each pixel's region index i*R + j."""
     height, width = shape
     if not 2 <= grid <= min(height, width):
-        raise errors.UsageError(f"--grid must be 2..{min(height, width)} for a {height}x{width} input")
+        raise errors.UsageError(f"the grid must be 2..{min(height, width)} for a {height}x{width} model input", option="grid")
     rows = np.searchsorted(edges(height, grid), np.arange(height), side="right") - 1
     cols = np.searchsorted(edges(width, grid), np.arange(width), side="right") - 1
     return rows[:, None] * grid + cols[None, :]

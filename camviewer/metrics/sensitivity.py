@@ -20,6 +20,7 @@ Captum's ``sensitivity_max`` reports ``relative``; vggls/medical_xai reports ``a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from camviewer import errors
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import TargetLayer
 from camviewer.explain.lrp import Bounds, compute_lrp
@@ -35,6 +37,23 @@ Explainer = Callable[[torch.Tensor], np.ndarray]
 """Normalised inputs (B, C, H, W) -> raw maps (B, h, w) for one fixed target class."""
 ToInput = Callable[[torch.Tensor], torch.Tensor]
 """Pixel-scale batch (B, C, H, W) -> normalised model input (B, C, H, W)."""
+
+
+MAX_SAMPLES = 10_000
+
+
+@dataclass(frozen=True)
+class SensitivitySpec:
+    """Radius r (pixel scale, finite, >= 0) and number of samples n (1 .. 10000)."""
+
+    radius: float
+    samples: int
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.radius) and self.radius >= 0):
+            raise errors.UsageError("the radius must be finite and >= 0", option="sensitivity")
+        if not 1 <= self.samples <= MAX_SAMPLES:
+            raise errors.UsageError(f"the number of samples must be 1..{MAX_SAMPLES}", option="sensitivity")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import numpy as np
 from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 
-from camviewer.io.grayscale import to_bits
+from camviewer.io.grayscale import VoiPreset, auto_window, range_window, to_bits
+from camviewer.io.image import Metadata, XrayImage
 from camviewer.io.write import atomic_write_bytes, encode_png
 from camviewer.phantom.generate import Phantom
 
@@ -132,3 +133,14 @@ def write_png(path: str | Path, phantom: Phantom, bits: Literal[8, 16] = 8) -> N
 def write_mask(path: str | Path, mask: np.ndarray) -> None:
     """A boolean mask as an 8-bit PNG: 255 inside, 0 outside."""
     atomic_write_bytes(path, encode_png(np.where(mask, 255, 0).astype(np.uint8)))
+
+
+def xray_image(phantom: Phantom) -> XrayImage:
+    """The phantom as camviewer reads its 16-bit PNG, without the file (for in-memory evaluation)."""
+    values = to_bits(phantom.pixels, 16).astype(np.float32)
+    full = VoiPreset("Full range (16-bit)", "bit-depth", window=range_window(0.0, 65535.0))
+    auto = VoiPreset("Auto (0.5-99.5 percentile)", "auto", window=auto_window(values))
+    rows, columns = values.shape
+    metadata = Metadata(format="png", rows=rows, columns=columns, samples_per_pixel=1, bits_stored=16,
+                        photometric_interpretation="MONOCHROME2", lossy_compression=False)
+    return XrayImage(values, (0.0, 65535.0), (full, auto), 0, False, metadata)

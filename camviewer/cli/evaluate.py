@@ -1,0 +1,39 @@
+"""``camviewer evaluate``: a thin client of the engine's evaluation run."""
+
+from __future__ import annotations
+
+import argparse
+
+from camviewer.cli.documents import evaluate_document, evaluate_lines, model_document
+from camviewer.cli.explain import check_folder, load_session, make_folder
+from camviewer.cli.report import ExitCode, document_stream, error_message, fail
+from camviewer.engine import EvaluateRequest, OutputNames, run_evaluate
+from camviewer.engine.exports import write_curve_plots
+from camviewer.engine.naming import refuse_overwrites
+from camviewer.explain.targets import TopK
+from camviewer.io.write import ProtectedInputs
+from camviewer.metrics.perturbation import Perturbation
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    images = tuple(args.images)
+    protected = ProtectedInputs.of(images)
+    if args.plots is not None:
+        check_folder(args.plots, protected)
+    request = EvaluateRequest(images, args.methods, args.target or (TopK(1),), args.layer, args.grid,
+                              args.perturb or Perturbation("gaussian", 0.1), args.steps, args.seed, args.order, args.score,
+                              tuple(args.sensitivity), args.batch_size, not args.whole_model)
+    session = load_session(args)
+    names = OutputNames.numbered(len(images))
+    if args.plots is not None:
+        refuse_overwrites(args.plots, names, request.methods, session.card.classes, protected)
+        make_folder(args.plots)
+    failed = 0
+    with document_stream(args.json, {"model": model_document(session.model)}, "images", evaluate_lines) as stream:
+        for result in run_evaluate(request, session):
+            if result.error is not None:
+                failed += 1
+                fail(error_message(result.error))
+            plots = write_curve_plots(result, names, args.plots, request.score, protected) if args.plots and not result.error else []
+            stream.add(evaluate_document(result, request, plots))
+    return ExitCode.FAILED if failed else ExitCode.OK

@@ -1,0 +1,53 @@
+"""Types for values whose definitions live in the core (methods, targets, perturbations, sensitivity).
+
+Imported only when such a value is parsed: these modules import torch, and ``info``/``convert``
+must start without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from camviewer.cli.options import choices_list, comma_list, core_value
+from camviewer.engine.exports import EXPORTS
+from camviewer.engine.requests import METHOD_NAMES
+from camviewer.explain.targets import Target, parse_targets
+from camviewer.metrics.perturbation import Perturbation, parse_perturbation
+from camviewer.metrics.regions import ORDERS
+from camviewer.metrics.sensitivity import SensitivitySpec
+from camviewer import errors
+
+
+def methods(text: str) -> tuple[str, ...]:
+    return choices_list(METHOD_NAMES, "method")(text)
+
+
+def exports(text: str) -> tuple[str, ...]:
+    return choices_list(EXPORTS, "export")(text)
+
+
+def orders(text: str) -> tuple[str, ...]:
+    return choices_list(ORDERS, "order")(text)
+
+
+def targets(text: str) -> tuple[Target, ...]:
+    return core_value(parse_targets)(text)
+
+
+def perturbation(text: str) -> Perturbation:
+    return core_value(parse_perturbation)(text)
+
+
+def sensitivity(text: str) -> SensitivitySpec:
+    """RADIUS,SAMPLES, e.g. 0.05,20."""
+    parts = comma_list(text)
+    try:
+        radius, samples = float(parts[0]), int(parts[1])
+        if len(parts) != 2:
+            raise ValueError
+    except (ValueError, IndexError) as exc:
+        raise argparse.ArgumentTypeError("takes RADIUS,SAMPLES, e.g. 0.05,20") from exc
+    try:
+        return SensitivitySpec(radius, samples)
+    except errors.UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from exc

@@ -1,0 +1,88 @@
+"""``run_evaluate``: perturbation curves, AOPC and Max Sensitivity of each explanation, per image.
+
+Images are explained a batch at a time and measured one at a time, so memory stays flat in the
+number of images. Each image's noise field comes from (seed, the image's input position), so an
+image gets the same x^(k) whatever else is in the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from camviewer.engine.explain import check_request, decoded_batches, explain_batch
+from camviewer.engine.requests import EvaluateRequest
+from camviewer.engine.results import EvaluationResult, ImageResult, SensitivityResult
+from camviewer.engine.session import ModelSession
+from camviewer.explain.cams import CAM_METHODS
+from camviewer.metrics.aopc import CurveImage, CurveRequest, perturbation_curves
+from camviewer.metrics.perturbation import fully_perturbed
+from camviewer.metrics.regions import rank_regions, region_map
+from camviewer.metrics.sensitivity import Explainer, cam_explainer, lrp_explainer, max_sensitivity
+from camviewer.model.preprocess import normalise, to_pixel_scale
+from camviewer.progress import CancelToken, Progress, ProgressCallback
+
+NOISE_STRIDE = 1_000_003
+
+
+def check_evaluation(request: EvaluateRequest, session: ModelSession) -> None:
+    """What needs the model: targets, layer, the grid and a blur against the input size."""
+    check_request(request.explanation(), session)
+    region_map(session.spec.size, request.grid)
+    request.perturbation.check_for(session.spec.size)
+
+
+def run_evaluate(request: EvaluateRequest, session: ModelSession, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> Iterator[EvaluationResult]:
+    """One EvaluationResult per input, in order; raises Cancelled between batches when ``cancel`` is set."""
+    check_evaluation(request, session)
+    explanation = request.explanation()
+    total = len(request.images)
+    for batch in decoded_batches(explanation, session, cancel):
+        for result in explain_batch(explanation, session, batch):
+            yield EvaluationResult(result) if result.error else _evaluate(request, session, result, progress, cancel)
+            if progress is not None:
+                progress(Progress(request.request_id, "images", result.index + 1, total))
+
+
+def _evaluate(request: EvaluateRequest, session: ModelSession, result: ImageResult, progress: ProgressCallback | None,
+              cancel: CancelToken | None) -> EvaluationResult:
+    assert result.model_input is not None
+    spec = session.spec
+    regions = region_map(spec.size, request.grid)
+    pixels = to_pixel_scale(result.model_input.pixels, spec)
+    image = CurveImage(pixels, fully_perturbed(pixels, request.perturbation, request.seed * NOISE_STRIDE + result.index))
+    curve_requests = [
+        CurveRequest(0, e.method, e.target_index, order, rank_regions(e.map, regions, request.grid, order, request.seed))
+        for e in result.explanations
+        for order in request.orders
+    ]
+    curves = perturbation_curves(session.module, spec, [image], curve_requests, regions, request.length,
+                                 score=request.score, multilabel=session.card.multilabel,
+                                 batch_size=request.batch_size or session.forward_batch_size,
+                                 incremental=request.incremental, progress=progress, cancel=cancel,
+                                 request_id=request.request_id)
+    return EvaluationResult(result, tuple(curves), _sensitivity(request, session, result, image), result.warnings)
+
+
+def _sensitivity(request: EvaluateRequest, session: ModelSession, result: ImageResult,
+                 image: CurveImage) -> tuple[SensitivityResult, ...]:
+    if not request.sensitivity:
+        return ()
+    pixels = torch.from_numpy(image.pixels).to(session.device)
+    batch = request.batch_size or session.forward_batch_size
+    out = []
+    for e in result.explanations:
+        explain = _explainer(request, session, e.method, e.target_index)
+        for spec in request.sensitivity:
+            value = max_sensitivity(explain, pixels, lambda p: normalise(p, session.spec), spec.radius, spec.samples,
+                                    request.seed, batch_size=batch)
+            out.append(SensitivityResult(e.method, e.target_index, value))
+    return tuple(out)
+
+
+def _explainer(request: EvaluateRequest, session: ModelSession, method: str, target: int) -> Explainer:
+    if method in CAM_METHODS:
+        return cam_explainer(session.module, session.layer(request.layer), method, target)
+    return lrp_explainer(session.module, method, target, session.bounds)
