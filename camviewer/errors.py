@@ -171,6 +171,11 @@ class ModelWeightsError(ModelError):
     reason = "model-non-finite"
 
 
+class ModelIntegrityError(ModelError):
+    category = "Model weights fail their integrity check"
+    reason = "model-checksum"
+
+
 class Cancelled(CamviewerError):
     """The user cancelled a run; what it had yielded before stays valid."""
 

@@ -21,8 +21,9 @@ BASE = {"name": "t", "classes": ["Normal", "COVID", "Opacity"], "multilabel": Fa
 
 
 def write_card(tmp_path: Path, **changes: object) -> Path:
+    """BASE with ``changes``; a change to None drops the key, except for weights_sha256 (JSON null)."""
     doc = {**BASE, **changes}
-    doc = {k: v for k, v in doc.items() if v is not None}
+    doc = {k: v for k, v in doc.items() if v is not None or k == "weights_sha256"}
     path = tmp_path / "card.json"
     path.write_text(json.dumps(doc))
     return path
@@ -46,11 +47,38 @@ def test_a_valid_card_parses_with_defaults(tmp_path: Path) -> None:
     ({"input": {"size": [64, 64], "channels": 1, "std": [0]}}, "std"),
     ({"input": {"size": [64, 64], "channels": 1, "resize": "zoom"}}, "resize"),
     ({"input": {"size": [64, 64], "channels": 1, "range": [1, -1]}}, "range"),
+    ({"input": {"size": [192.7, 192], "channels": 1}}, "input.size entry must be an integer"),
+    ({"input": {"size": [True, 64], "channels": 1}}, "input.size entry must be an integer"),
+    ({"input": {"size": ["64", 64], "channels": 1}}, "input.size entry must be an integer"),
+    ({"input": {"size": [64, 64], "channels": 1.5}}, "input.channels must be an integer"),
+    ({"input": {"size": [64, 64], "channels": True}}, "input.channels must be an integer"),
+    ({"input": {"size": [64, 64], "channels": "1"}}, "input.channels must be an integer"),
+    ({"input": {"size": [64, 64], "channels": 1, "mean": ["0.5"]}}, "input.mean must hold numbers"),
+    ({"input": {"size": [64, 64], "channels": 1, "std": [True]}}, "input.std must hold numbers"),
+    ({"multilabel": "false"}, "multilabel must be true or false"),
+    ({"weights_sha256": "abc"}, "weights_sha256 must be 64 hexadecimal digits"),
+    ({"weights_sha256": "g" * 64}, "weights_sha256 must be 64 hexadecimal digits"),
+    ({"weights_sha256": "0" * 65}, "weights_sha256 must be 64 hexadecimal digits"),
+    ({"weights_sha256": int("1" * 64)}, "weights_sha256 must be 64 hexadecimal digits"),
+    ({"weights_sha256": None}, "weights_sha256 must be 64 hexadecimal digits"),
+    ({"architecture": None, "weights": None, "factory": "m:f", "weights_sha256": "0" * 64}, "needs 'weights'"),
 ])
 def test_invalid_cards_name_the_problem(tmp_path: Path, changes: dict, fragment: str) -> None:
     with pytest.raises(errors.ModelCardError, match=fragment) as info:
         load_card(write_card(tmp_path, **changes))
     assert "card.json" in info.value.message and "\n" not in info.value.message
+
+
+def test_integral_floats_are_accepted_as_integers(tmp_path: Path) -> None:
+    card = load_card(write_card(tmp_path, input={"size": [64.0, 96], "channels": 1.0}))
+    assert card.input.size == (64, 96) and card.input.channels == 1
+    assert all(type(v) is int for v in (*card.input.size, card.input.channels))
+
+
+def test_weights_sha256_is_optional_and_read_in_lower_case(tmp_path: Path) -> None:
+    assert load_card(write_card(tmp_path)).weights_sha256 is None
+    digest = "AbCdEf0123456789" * 4
+    assert load_card(write_card(tmp_path, weights_sha256=digest)).weights_sha256 == digest.lower()
 
 
 def test_a_card_that_is_not_json_is_refused(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ import hashlib
 import json
 import pickle
 import random
+import re
 import struct
 import sys
 import time
+import tokenize
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +32,7 @@ from torch import nn
 
 from camviewer import errors
 from camviewer.errors import ModelError
+from camviewer.model import build
 from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.build import load_model
 from camviewer.model.weights import load_weights
@@ -45,10 +49,7 @@ SCRATCH_CONTENT = b"ORIGINAL-CONTENT"
 HASH_LIMIT = 64 << 20
 SECONDS = 10.0
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning"),
-    pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),  # M2 at the default protocol
-]
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:FutureWarning")  # making the M3 fixture
 
 FACTORY_SOURCE = f"""
 from pathlib import Path
@@ -139,12 +140,14 @@ def assert_refused(
     text: str = "",
     seconds: float = SECONDS,
 ) -> ModelError:
-    """``call`` raises ``error`` quickly, with a clean message, and changes no file beside ``named``."""
+    """``call`` raises ``error`` quickly, with a clean message and no warning, and changes no file beside ``named``."""
     before = snapshot(named.parent)
     start = time.perf_counter()
-    with pytest.raises(error) as caught:
+    with warnings.catch_warnings(record=True) as warned, pytest.raises(error) as caught:
+        warnings.simplefilter("always")
         call()
     assert time.perf_counter() - start < seconds
+    assert [str(w.message) for w in warned] == []
     assert text.lower() in caught.value.message.lower()
     assert_clean_message(caught.value, named)
     assert snapshot(named.parent) == before  # no marker appeared, the scratch file is intact
@@ -363,8 +366,16 @@ def test_m12_oversized_file_is_refused_before_reading(tmp_path: Path, monkeypatc
 def test_factory_card_needs_trust(tmp_path: Path) -> None:
     """A card with a ``factory`` is refused without trust_code, before its module is imported."""
     card = factory_card(tmp_path)
-    assert_refused(lambda: load_model(card, device="cpu"), card, errors.TrustRequiredError, "trust")
+    refusal = assert_refused(lambda: load_model(card, device="cpu"), card, errors.TrustRequiredError, "explicit trust")
+    assert "--" not in refusal.message  # the window shows it too: no command-line flag
     assert not (tmp_path / FACTORY_MARKER).exists()
+
+
+def test_a_missing_demo_model_is_one_line_without_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no card given and no demo model installed the refusal names the demo card, not a flag."""
+    monkeypatch.setattr(build, "DEFAULT_CARD", tmp_path / "demo-resnet.json")
+    refusal = assert_refused(lambda: load_model(None, device="cpu"), tmp_path / "demo-resnet.json", ModelError, "no model card given")
+    assert "--" not in refusal.message
 
 
 # ---------------------------------------------------------------- controls: the fixtures are hostile
@@ -450,6 +461,17 @@ def unsafe_calls_in(path: Path) -> list[str]:
         squeezed = "".join(line.split())
         hits += [f"{path.relative_to(REPO)}:{number}: {call}" for call in UNSAFE_CALLS if call in squeezed]
     return hits
+
+
+def test_model_messages_name_no_command_line_flag() -> None:
+    """camviewer/model/ is shared by the window and the CLI: no string in it names a flag such as --model."""
+    sources = sorted((REPO / "camviewer" / "model").glob("*.py"))
+    hits = []
+    for path in sources:
+        with path.open("rb") as fp:
+            strings = [t for t in tokenize.tokenize(fp.readline) if t.type == tokenize.STRING]
+        hits += [f"{path.name}:{t.start[0]}" for t in strings if re.search(r"--[a-z]", t.string)]
+    assert sources and hits == []
 
 
 def test_source_never_calls_an_unsafe_loader() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -12,12 +13,13 @@ import pytest
 from camviewer import errors
 from camviewer.cli import main
 from camviewer.io import load_image
-from camviewer.phantom import CLASSES, FINDINGS, Phantom, generate
+from camviewer.phantom import CLASSES, FINDINGS, Phantom, demo_data, generate
 from camviewer.phantom.demo_data import write_demo_folder
 from camviewer.phantom.write import write_dicom, write_mask, write_png
 
 SIZE = 128
 LUNG_FINDINGS = ("nodule", "consolidation", "effusion")
+real_write_image = demo_data._write_image
 
 
 @cache
@@ -198,6 +200,54 @@ def test_demo_folder_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(errors.OutputError, match="not empty"):
         write_demo_folder(tmp_path, n=1, size=64)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def failing_writer(after: int, error: BaseException) -> Callable[..., None]:
+    """The image writer, raising ``error`` once ``after`` images were written."""
+    written = []
+
+    def write(path: Path, phantom: Phantom, number: int) -> None:
+        if len(written) == after:
+            raise error
+        written.append(path)
+        real_write_image(path, phantom, number)
+
+    return write
+
+
+@pytest.mark.parametrize("error", [errors.OutputError("disk full"), KeyboardInterrupt()], ids=["disk-full", "interrupted"])
+@pytest.mark.parametrize("existing", [False, True], ids=["absent", "empty-folder"])
+def test_a_failed_demo_folder_leaves_nothing_and_a_retry_works(
+        existing: bool, error: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "demo"
+    if existing:
+        out.mkdir()
+    with monkeypatch.context() as patched:
+        patched.setattr(demo_data, "_write_image", failing_writer(3, error))
+        with pytest.raises(type(error)):
+            write_demo_folder(out, n=4, size=64, formats=("png",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["demo"] if existing else [])  # no partial folder left
+    assert not existing or not any(out.iterdir())
+    summary = write_demo_folder(out, n=4, size=64, formats=("png",))
+    assert summary.images == 4 and len(list((out / "images").glob("*.png"))) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_a_folder_filled_during_the_run_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone writes into the empty OUT while the phantoms are made: the rename refuses to replace it."""
+    out = tmp_path / "demo"
+    out.mkdir()
+    real_labels = demo_data._write_labels
+
+    def labels_and_a_stranger(folder: Path, rows: list[tuple[str, Phantom]]) -> None:
+        (out / "theirs.txt").write_text("mine")
+        real_labels(folder, rows)
+
+    monkeypatch.setattr(demo_data, "_write_labels", labels_and_a_stranger)
+    with pytest.raises(errors.OutputError, match="not empty"):
+        write_demo_folder(out, n=1, size=64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
 
 
 def test_cli_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

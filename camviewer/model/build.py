@@ -42,16 +42,17 @@ def load_model(card: str | Path | ModelCard | None, *, trust_code: bool = False,
     """Build the card's model (``None``: the demo model), load its weights safely, check it, move it to the device."""
     if card is None:
         if not DEFAULT_CARD.is_file():
-            raise errors.UsageError("no --model given and the demo model is not installed (models/demo-resnet.json)")
+            raise errors.ModelError("no model card given and the demo model is not installed", DEFAULT_CARD)
         card = DEFAULT_CARD
     card = card if isinstance(card, ModelCard) else load_card(card)
     target = select_device(device)
     if card.runs_user_code and not trust_code:
-        raise errors.TrustRequiredError("the card's 'factory' runs Python code; pass --trust-code if you trust it", card.path)
+        raise errors.TrustRequiredError("the card's 'factory' runs Python code and needs explicit trust", card.path)
     module = _from_factory(card) if card.factory else _from_architecture(card)
-    sha, notes = None, ()
+    sha: str | None = None
+    notes: tuple[str, ...] = ()
     if card.weights is not None:
-        weights = load_weights(card.weights)
+        weights = load_weights(card.weights, expected_sha256=card.weights_sha256)
         _load_state(module, weights.tensors, card.weights)
         sha, notes = weights.sha256, weights.notes
     module = module.eval().to(target)
@@ -110,7 +111,16 @@ def _load_state(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path)
         detail = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} shape mismatches"
         example = (missing or unexpected or mismatched)[0]
         raise errors.ModelMismatchError(f"{detail} (e.g. {example[:80]})", path)
+    _check_dtypes(expected, tensors, path)
     module.load_state_dict(tensors, strict=True)
+
+
+def _check_dtypes(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """An integer or bool tensor for a floating-point parameter or buffer is refused, not silently cast."""
+    for key, reference in expected.items():
+        if reference.is_floating_point() and not tensors[key].is_floating_point():
+            dtype = str(tensors[key].dtype).removeprefix("torch.")
+            raise errors.ModelMismatchError(f"tensor {key[:80]} holds {dtype} values, not floating point", path)
 
 
 def _smoke_test(module: nn.Module, card: ModelCard, device: torch.device) -> None:

@@ -5,17 +5,23 @@
  "input": {"size": [224, 224], "channels": 3, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
            "range": [0, 1], "resize": "stretch", "dicom": "window"},
  "target_layer": "features",
- "architecture": "densenet121", "weights": "model.safetensors"}
+ "architecture": "densenet121", "weights": "model.safetensors", "weights_sha256": "<64 hex digits>"}
 ```
 
 Exactly one source: ``architecture`` + ``weights`` or ``factory`` ("module:callable", optional
-``weights``). Paths are relative to the card.
+``weights``). Paths are relative to the card. ``weights_sha256`` (optional) pins the weights file.
+Cards and weight files are read only when they are regular files (:func:`read_regular_file`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import re
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +33,10 @@ DicomSource = Literal["window", "full-range"]
 RESIZE_POLICIES: tuple[str, ...] = ("stretch", "letterbox", "center-crop")
 DICOM_SOURCES: tuple[str, ...] = ("window", "full-range")
 MAX_CARD_BYTES = 1 << 20
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket",
+              stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class ModelCard:
     factory: str | None = None
     weights: Path | None = None
     target_layer: str | None = None
+    weights_sha256: str | None = None  # lower-case hex
 
     @property
     def folder(self) -> Path:
@@ -63,18 +74,44 @@ class ModelCard:
         return self.factory is not None
 
 
+def read_regular_file(path: Path, max_bytes: int, too_large: Callable[[int], errors.CamviewerError]) -> bytes:
+    """The bytes of ``path``, a regular file once links are followed, of at most ``max_bytes``.
+
+    Its type is checked before it is opened, and again on the open descriptor (opened non-blocking),
+    so a named pipe or a device never hangs a load. ``too_large(size)`` makes the size error.
+    """
+    size = _checked_stat(lambda: os.stat(path), path).st_size
+    if size > max_bytes:
+        raise too_large(size)
+    try:
+        with os.fdopen(os.open(path, OPEN_FLAGS), "rb") as fp:
+            _checked_stat(lambda: os.fstat(fp.fileno()), path)
+            data = fp.read(max_bytes + 1)
+    except OSError as exc:
+        raise errors.FileMissingError("", path) from exc
+    if len(data) > max_bytes:
+        raise too_large(len(data))
+    return data
+
+
+def _checked_stat(call: Callable[[], os.stat_result], path: Path) -> os.stat_result:
+    try:
+        info = call()
+    except OSError as exc:
+        raise errors.FileMissingError("symbolic link loop" if exc.errno == errno.ELOOP else "", path) from exc
+    if not stat.S_ISREG(info.st_mode):
+        kind = FILE_KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+        raise errors.FileMissingError(f"{kind}, not a regular file", path)
+    return info
+
+
 def load_card(path: str | Path) -> ModelCard:
     """Read and validate a model card; raise ModelCardError with one line naming the problem."""
     path = Path(path)
+    data = read_regular_file(path, MAX_CARD_BYTES, lambda _: errors.ModelCardError("card file is larger than 1 MiB", path))
     try:
-        if path.stat().st_size > MAX_CARD_BYTES:
-            raise errors.ModelCardError("card file is larger than 1 MiB", path)
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except errors.CamviewerError:
-        raise
-    except OSError as exc:
-        raise errors.FileMissingError("", path) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise errors.ModelCardError("not valid JSON", path) from exc
     if not isinstance(document, dict):
         raise errors.ModelCardError("the card must be a JSON object", path)
@@ -102,21 +139,43 @@ def _parse(doc: dict[str, Any], path: Path) -> ModelCard:
     return ModelCard(
         name=str(doc.get("name") or path.stem),
         classes=classes,
-        multilabel=bool(doc.get("multilabel", False)),
+        multilabel=_boolean(doc.get("multilabel", False), "multilabel"),
         input=_parse_input(_require(doc, "input", dict)),
-        path=path.resolve(),
+        path=_real(path),
         architecture=_require(doc, "architecture", str) if has_architecture else None,
         factory=_require(doc, "factory", str) if has_factory else None,
-        weights=weights.resolve() if weights else None,
+        weights=_real_folder(weights) if weights else None,
         target_layer=target,
+        weights_sha256=_weights_sha256(doc),
     )
 
 
+def _real(path: Path) -> Path:
+    """The absolute path with links resolved; unlike Path.resolve on Python 3.11, never raises on a link loop."""
+    return Path(os.path.realpath(path))
+
+
+def _real_folder(path: Path) -> Path:
+    """The absolute path with its folder's links resolved; its own name is kept, so messages use the card's name."""
+    return _real(path.parent) / path.name
+
+
+def _weights_sha256(doc: dict[str, Any]) -> str | None:
+    if "weights_sha256" not in doc:
+        return None
+    if "weights" not in doc:
+        raise ValueError("'weights_sha256' needs 'weights'")
+    value = doc["weights_sha256"]
+    if not isinstance(value, str) or not SHA256_HEX.fullmatch(value):
+        raise ValueError("weights_sha256 must be 64 hexadecimal digits")
+    return value.lower()
+
+
 def _parse_input(spec: dict[str, Any]) -> InputSpec:
-    size = tuple(int(v) for v in _require(spec, "size", list))
+    size = tuple(_integer(v, "each input.size entry") for v in _require(spec, "size", list))
     if len(size) != 2 or min(size) < 8 or max(size) > 4096:
         raise ValueError("input.size must be [H, W] with 8 <= H, W <= 4096")
-    channels = int(_require(spec, "channels", int))
+    channels = _integer(_present(spec, "channels"), "input.channels")
     if channels not in (1, 3):
         raise ValueError("input.channels must be 1 or 3")
     mean = _floats(spec.get("mean", [0.0] * channels), "input.mean", channels)
@@ -135,20 +194,39 @@ def _parse_input(spec: dict[str, Any]) -> InputSpec:
     return InputSpec((size[0], size[1]), channels, mean, std, (value_range[0], value_range[1]), resize, dicom)
 
 
-def _require(doc: dict[str, Any], key: str, kind: type) -> Any:
+def _present(doc: dict[str, Any], key: str) -> Any:
     if key not in doc:
         raise ValueError(f"missing '{key}'")
-    value = doc[key]
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
+    return doc[key]
+
+
+def _require(doc: dict[str, Any], key: str, kind: type) -> Any:
+    value = _present(doc, key)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise ValueError(f"'{key}' must be a {kind.__name__}")
+    return value
+
+
+def _integer(value: Any, name: str) -> int:
+    """A JSON integer; a float is accepted only with an integral value (192.0), never 192.7, true or "192"."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer")
+    return value
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false")
     return value
 
 
 def _floats(values: Any, name: str, count: int) -> tuple[float, ...]:
     if not isinstance(values, list) or len(values) != count:
         raise ValueError(f"{name} must be a list of {count} numbers")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} must hold numbers")
     out = tuple(float(v) for v in values)
     if not all(math.isfinite(v) for v in out):
         raise ValueError(f"{name} must be finite")

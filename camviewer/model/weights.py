@@ -2,26 +2,36 @@
 
 Model files are code. TorchScript archives and exported programs are refused (loading them
 runs serialized code); a pickle that needs anything beyond tensors and containers is refused;
-nothing is ever retried in a less safe mode.
+nothing is ever retried in a less safe mode. A file is read once: the bytes that are hashed
+are the bytes that are parsed. No library warning escapes (see ``_quietly``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 import pickletools
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from camviewer import errors
+from camviewer.model.card import read_regular_file
 
 MAX_WEIGHTS_BYTES = 2 << 30
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
 CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE"}
+# Warnings about the libraries themselves, or torch's note that a pickle protocol other than 2 was
+# seen: none says anything about the weights, so they are dropped; any other becomes a note.
+SOFTWARE_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
+UNINFORMATIVE_WARNINGS = ("Detected pickle protocol",)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,48 +41,65 @@ class Weights:
     notes: tuple[str, ...]
 
 
-def load_weights(path: str | Path, max_bytes: int = MAX_WEIGHTS_BYTES) -> Weights:
-    """Read a weight file into float32 tensors; raise a ModelError subclass on any problem."""
+def load_weights(path: str | Path, max_bytes: int = MAX_WEIGHTS_BYTES, expected_sha256: str | None = None) -> Weights:
+    """Read a weight file once into float32 tensors; raise a ModelError subclass on any problem.
+
+    With ``expected_sha256`` (hex) the bytes must have that SHA-256; they are checked
+    before they are parsed and the same bytes are parsed, so the file cannot change in between.
+    """
     path = Path(path)
-    size = _checked_size(path, max_bytes)
-    if size == 0:
+    data = read_regular_file(path, max_bytes, lambda size: errors.ModelTooLargeError(f"{size >> 20} MiB > {max_bytes >> 20} MiB", path))
+    if not data:
         raise errors.ModelCorruptError("empty file", path)
-    if path.suffix.lower() == ".safetensors":
-        tensors = _read_safetensors(path)
-    else:
-        _refuse_code_archives(path)
-        tensors = _read_state_dict(path)
+    digest = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        raise errors.ModelIntegrityError("its SHA-256 differs from the card's weights_sha256", path)
+    tensors, warned = _quietly(lambda: _read_tensors(data, path))
     tensors, notes = _as_float32(_strip_prefix(tensors), path)
-    return Weights(tensors, _sha256(path), notes)
+    return Weights(tensors, digest, notes + warned)
 
 
-def _checked_size(path: Path, max_bytes: int) -> int:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise errors.FileMissingError("", path) from exc
-    if size > max_bytes:
-        raise errors.ModelTooLargeError(f"{size >> 20} MiB > {max_bytes >> 20} MiB", path)
-    return size
+def _quietly(read: Callable[[], T]) -> tuple[T, tuple[str, ...]]:
+    """Run ``read`` with every warning caught: none escapes, and the informative ones come back as notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = read()
+    notes = (_note(warning) for warning in caught)
+    return result, tuple(dict.fromkeys(note for note in notes if note))
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def _note(caught: warnings.WarningMessage) -> str | None:
+    """The note for a warning that may say something about the file; None for one about the software."""
+    first = str(caught.message).strip().partition("\n")[0]
+    if issubclass(caught.category, SOFTWARE_WARNINGS) or first.startswith(UNINFORMATIVE_WARNINGS):
+        return None
+    return f"loading warned: {first[:160]}"
+
+
+def _read_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix.lower() == ".safetensors":
+        return _read_safetensors(data, path)
+    _refuse_code_archives(data, path)
+    return _read_state_dict(data, path)
+
+
+def _read_safetensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     try:
-        return dict(load_file(str(path), device="cpu"))
+        return dict(load(data))
     except (SafetensorError, OSError, ValueError, RuntimeError, MemoryError) as exc:
         raise errors.ModelCorruptError("not a valid safetensors file", path) from exc
 
 
-def _refuse_code_archives(path: Path) -> None:
+def _refuse_code_archives(data: bytes, path: Path) -> None:
     if path.suffix.lower() == ".pt2":
         raise errors.ModelFormatError("exported programs (.pt2) can execute code; convert to safetensors", path)
-    if not zipfile.is_zipfile(path):
+    if not zipfile.is_zipfile(io.BytesIO(data)):
         return
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return  # torch.load reports the corruption
@@ -82,11 +109,11 @@ def _refuse_code_archives(path: Path) -> None:
         raise errors.ModelFormatError("exported programs (.pt2) can execute code; convert to safetensors", path)
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def _read_state_dict(data: bytes, path: Path) -> dict[str, torch.Tensor]:
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc) or _pickle_calls_code(path):
+        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc) or _pickle_calls_code(data):
             raise errors.UnsafeModelError("save a state dict or safetensors instead", path) from exc
         raise errors.ModelCorruptError("not a PyTorch state dict", path) from exc
     except Exception as exc:  # the weights-only unpickler raises many types on garbage input
@@ -94,11 +121,10 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return _state_dict_in(loaded, path)
 
 
-def _pickle_calls_code(path: Path) -> bool:
-    """True when the file is a whole, valid pickle that imports or calls objects (read, never run)."""
+def _pickle_calls_code(data: bytes) -> bool:
+    """True when the data is a whole, valid pickle that imports or calls objects (read, never run)."""
     try:
-        with path.open("rb") as fp:
-            names = {op.name for op, _, _ in pickletools.genops(fp)}
+        names = {op.name for op, _, _ in pickletools.genops(io.BytesIO(data))}
     except Exception:  # not a valid pickle: corrupt, not unsafe
         return False
     return bool(names & CODE_OPCODES)
@@ -140,11 +166,3 @@ def _as_float32(tensors: dict[str, torch.Tensor], path: Path) -> tuple[dict[str,
         out[key] = tensor
     notes = (f"weights stored as {', '.join(sorted(cast))} were cast to float32",) if cast else ()
     return out, notes
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fp:
-        while chunk := fp.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

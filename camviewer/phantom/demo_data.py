@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
+import secrets
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,22 +61,40 @@ def phantom_seed(seed: int, index: int) -> int:
 
 def write_demo_folder(out: str | Path, n: int = 20, size: int = 512, seed: int = 0,
                       formats: Sequence[Format] = ("dcm", "png")) -> DemoSummary:
-    """Write ``n`` phantoms, classes in turn (normal, nodule, ...), into the new or empty folder ``out``."""
+    """Write ``n`` phantoms, classes in turn (normal, nodule, ...), into the new or empty folder ``out``.
+
+    They go into a hidden sibling folder that is renamed to ``out`` only when complete (a rename may
+    replace an empty folder), so a failed or interrupted run leaves ``out`` as it was.
+    """
     out = Path(out)
     _check_arguments(n, size, seed, formats)
-    _prepare_folder(out)
+    _check_target(out)
+    target = Path(os.path.realpath(out))
+    staging = _staging_folder(target, out)
+    try:
+        rows = _write_phantoms(staging, n, size, seed, formats)
+        _write_labels(staging, rows)
+        _publish(staging, target, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    per_class = {name: len(range(k, n, len(CLASSES))) for k, name in enumerate(CLASSES)}
+    return DemoSummary(out, n, len(rows), per_class)
+
+
+def _write_phantoms(folder: Path, n: int, size: int, seed: int, formats: Sequence[Format]) -> list[tuple[str, Phantom]]:
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir()
     rows: list[tuple[str, Phantom]] = []
     for index in range(n):
         number = phantom_seed(seed, index)
         phantom = generate(number, CLASSES[index % len(CLASSES)], size)
         stem = f"syn-{number:04d}"
-        write_mask(out / "masks" / f"{stem}.png", phantom.mask)
+        write_mask(folder / "masks" / f"{stem}.png", phantom.mask)
         for fmt in formats:
             rows.append((f"images/{stem}.{fmt}", phantom))
-            _write_image(out / "images" / f"{stem}.{fmt}", phantom, number)
-    _write_labels(out, rows)
-    per_class = {name: len(range(k, n, len(CLASSES))) for k, name in enumerate(CLASSES)}
-    return DemoSummary(out, n, len(rows), per_class)
+            _write_image(folder / "images" / f"{stem}.{fmt}", phantom, number)
+    return rows
 
 
 def _check_arguments(n: int, size: int, seed: int, formats: Sequence[Format]) -> None:
@@ -85,14 +107,32 @@ def _check_arguments(n: int, size: int, seed: int, formats: Sequence[Format]) ->
         raise ValueError(f"formats must be dcm and/or png, not {list(formats)}")
 
 
-def _prepare_folder(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise errors.OutputError("output folder exists and is not empty", out)
+def _check_target(out: Path) -> None:
     try:
-        for sub in ("images", "masks"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise errors.OutputError("output folder exists and is not empty", out)
+    except OSError as exc:
+        raise errors.OutputError(exc.strerror or "cannot read the output folder", out) from exc
+
+
+def _staging_folder(target: Path, out: Path) -> Path:
+    """A new hidden folder beside ``target``, on the same file system so that a rename can publish it."""
+    staging = target.parent / f".{target.name}.partial-{secrets.token_hex(6)}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
     except OSError as exc:
         raise errors.OutputError(exc.strerror or "cannot create folder", out) from exc
+    return staging
+
+
+def _publish(staging: Path, target: Path, out: Path) -> None:
+    try:
+        os.rename(staging, target)
+    except OSError as exc:
+        filled = exc.errno in (errno.ENOTEMPTY, errno.EEXIST)  # written to since the check
+        detail = "output folder exists and is not empty" if filled else exc.strerror or "cannot rename"
+        raise errors.OutputError(detail, out) from exc
 
 
 def _write_image(path: Path, phantom: Phantom, number: int) -> None:
@@ -112,7 +152,7 @@ def _write_labels(out: Path, rows: list[tuple[str, Phantom]]) -> None:
     atomic_write_bytes(out / "labels_multilabel.csv", _csv_bytes(multi))
 
 
-def _csv_bytes(rows: list[tuple[str, ...]]) -> bytes:
+def _csv_bytes(rows: Sequence[tuple[str, ...]]) -> bytes:
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     return text.getvalue().encode("utf-8")
