@@ -92,7 +92,8 @@ def test_factory_cards_need_trust(tmp_path: Path, capsys: pytest.CaptureFixture[
     card.write_text(json.dumps({"classes": ["a", "b"], "input": {"size": [32, 32], "channels": 1}, "factory": "mymodel:build"}))
     path = good_dcm(tmp_path / "g.dcm")
     assert main(["explain", str(path), "--model", str(card)]) == 1
-    assert "explicit trust required" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "explicit trust required" in err and err.strip().endswith("pass --trust-code if you trust it")
     code, doc = run_json(capsys, str(path), "--model", str(card), "--trust-code")
     assert code == 0 and doc["images"][0]["explanations"][0]["layer"] == "1"
 

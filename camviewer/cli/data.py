@@ -107,9 +107,9 @@ def chosen_preset(image: XrayImage, window: tuple[float, float] | None, number: 
 
 
 def run_demo_data(args: argparse.Namespace) -> None:
-    from camviewer.phantom.demo_data import write_demo_folder
+    from camviewer.phantom.demo_data import Format, write_demo_folder
 
-    formats = ("dcm", "png") if args.format == "both" else (args.format,)
+    formats: tuple[Format, ...] = ("dcm", "png") if args.format == "both" else (args.format,)
     try:
         summary = write_demo_folder(args.out, n=args.n, size=args.size, seed=args.seed, formats=formats)
     except ValueError as exc:

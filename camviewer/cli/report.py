@@ -50,7 +50,9 @@ def fail(message: str) -> None:
 
 
 def error_message(exc: errors.CamviewerError) -> str:
-    """The core's message, with the flag named for a usage error about a request field."""
+    """The core's message, with the command line's flag named where the user can act on it."""
+    if isinstance(exc, errors.TrustRequiredError):
+        return f"{exc.message}; pass --trust-code if you trust it"
     flag = flag_for(exc.option) if isinstance(exc, errors.UsageError) else None
     if flag is None:
         return exc.message

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from camviewer.metrics.incremental import PrefixSplit, find_split, paste
+from camviewer.metrics.incremental import PrefixSplit, RegionPatch, find_split, paste
 from camviewer.model.card import InputSpec
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import normalise
@@ -204,7 +204,7 @@ class _Incremental:
         activations = []
         for offset, (item, value) in enumerate(zip(batch, computed)):
             if item.parent is not None:
-                value = paste(self._take(item.parent), value, self.patches[item.added])
+                value = paste(self._take(item.parent), value, self._patch(item))
             if self.children[start + offset]:
                 self.activations[start + offset] = value
             activations.append(value)
@@ -214,16 +214,22 @@ class _Incremental:
         """The whole prefix for inputs without a parent; the crop's prefix for the others."""
         whole = [k for k, item in enumerate(batch) if item.parent is None]
         cropped = [k for k, item in enumerate(batch) if item.parent is not None]
-        outputs: list[torch.Tensor | None] = [None] * len(batch)
+        outputs: dict[int, torch.Tensor] = {}
         if whole:
             for k, value in zip(whole, self.split.prefix(x[whole])):
                 outputs[k] = value
         if cropped:
             stride = self.split.geometry.stride
-            crops = torch.stack([self.patches[batch[k].added].crop.scaled(stride).take(x[k]) for k in cropped])
+            crops = torch.stack([self._patch(batch[k]).crop.scaled(stride).take(x[k]) for k in cropped])
             for k, value in zip(cropped, self.split.prefix(crops.contiguous(memory_format=torch.channels_last))):
                 outputs[k] = value
-        return outputs
+        return [outputs[k] for k in range(len(batch))]
+
+    def _patch(self, item: _Input) -> RegionPatch:
+        """The footprint of the region that ``item`` adds to its parent."""
+        if item.added is None:
+            raise ValueError("only an input that extends a parent adds a region")
+        return self.patches[item.added]
 
     def _take(self, parent: int) -> torch.Tensor:
         """The parent's activation, forgotten once its last child has it."""

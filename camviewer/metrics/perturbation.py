@@ -56,6 +56,13 @@ class Perturbation:
             raise errors.UsageError(f"blur sigma must be at most {max(size)} for a {size[0]}x{size[1]} model input",
                                     option="perturbation")
 
+    @property
+    def amount(self) -> float:
+        """The value of a perturbation that takes one (constant, gaussian, blur)."""
+        if self.value is None:
+            raise ValueError(f"{self.kind} takes no value")
+        return self.value
+
     def __str__(self) -> str:
         return self.kind if self.value is None else f"{self.kind}:{self.value:g}"
 
@@ -76,11 +83,11 @@ def fully_perturbed(pixels: np.ndarray, perturbation: Perturbation, seed: int) -
     """P, the (C, H, W) image with every pixel perturbed; x^(k) takes P inside the first k regions."""
     rng = np.random.default_rng(seed)
     if perturbation.kind == "constant":
-        return np.full_like(pixels, perturbation.value)
+        return np.full_like(pixels, perturbation.amount)
     if perturbation.kind == "gaussian":
-        return (pixels + rng.normal(0.0, perturbation.value, pixels.shape)).astype(np.float32)
+        return (pixels + rng.normal(0.0, perturbation.amount, pixels.shape)).astype(np.float32)
     if perturbation.kind == "uniform":
         return rng.uniform(float(pixels.min()), float(pixels.max()), pixels.shape).astype(np.float32)
     if perturbation.kind == "blur":
-        return np.stack([cv2.GaussianBlur(plane, (0, 0), perturbation.value) for plane in pixels]).astype(np.float32)
+        return np.stack([cv2.GaussianBlur(plane, (0, 0), perturbation.amount) for plane in pixels]).astype(np.float32)
     return np.broadcast_to(pixels.mean(axis=(1, 2), keepdims=True), pixels.shape).astype(np.float32)
