@@ -4,6 +4,7 @@ Each ``make_<row>(folder)`` writes one small synthetic file into ``folder`` and 
 Nothing is downloaded and no real data ships: DICOM files start from ``dicom_factory``'s good.dcm
 (fake PHI), PNG/JPEG files are built from generated arrays or raw chunks. "Random" bytes come from
 a seeded generator, so every run sees the same files. Only D38 copies pydicom's bundled test files.
+The F rows make a named pipe, symbolic links or a folder instead of a file.
 """
 
 from __future__ import annotations
@@ -490,6 +491,142 @@ def make_d39_64mb(folder: Path) -> Path:
 def make_d39_2gb(folder: Path) -> Path:
     """A 2 GiB sparse all-zero file named .dcm."""
     return sparse_zeros(folder / "zeros-2gb.dcm", 2048 * MIB)
+
+
+def cut_into(data: bytes, element: bytes, depth: int) -> bytes:
+    """``data`` cut ``depth`` bytes into the first element header that starts with ``element``."""
+    return data[:data.index(element) + depth]
+
+
+ROWS_HEADER = struct.pack("<HH", 0x0028, 0x0010) + b"US"
+PIXEL_HEADER = struct.pack("<HH", 0x7FE0, 0x0010) + b"OW"
+INJECTED = "PWNED"
+CONTROL_TEXT = f"\x1b]0;{INJECTED}\x07\n\r\x1b[2J{INJECTED}"  # retitles and clears a terminal
+
+
+def make_d40_rows_header(folder: Path) -> Path:
+    """good.dcm cut 3 bytes into the Rows element header (before Pixel Data)."""
+    return write_bytes(folder / "cut-rows-header.dcm", cut_into(good_bytes(), ROWS_HEADER, 3))
+
+
+def make_d40_body_start(folder: Path) -> Path:
+    """good.dcm cut 5 bytes into the first data set element header, right after the file meta."""
+    data = good_bytes()
+    body = len(meta_bytes(make_dataset().file_meta))
+    return write_bytes(folder / "cut-first-header.dcm", data[:body + 5])
+
+
+def make_d40_pixel_header(folder: Path) -> Path:
+    """good.dcm cut 6 bytes into the Pixel Data element header (tag and VR present)."""
+    return write_bytes(folder / "cut-pixel-header.dcm", cut_into(good_bytes(), PIXEL_HEADER, 6))
+
+
+def make_d40_pixel_length(folder: Path) -> Path:
+    """good.dcm cut inside the 4-byte value length of the Pixel Data header."""
+    return write_bytes(folder / "cut-pixel-length.dcm", cut_into(good_bytes(), PIXEL_HEADER, 10))
+
+
+def make_d40_after_sequence(folder: Path) -> Path:
+    """An undefined-length sequence, properly delimited, then a cut 4 bytes into the next header."""
+    item = Dataset()
+    item.ReferencedSOPClassUID = DX_PRESENTATION
+    item.is_undefined_length_sequence_item = True
+    ds = make_dataset(ReferencedImageSequence=Sequence([item]))
+    ds["ReferencedImageSequence"].is_undefined_length = True
+    data = dataset_bytes(ds)
+    end = data.index(delimiter(SEQUENCE_END)) + len(delimiter(SEQUENCE_END))
+    return write_bytes(folder / "cut-after-sequence.dcm", data[:end + 4])
+
+
+def make_d40_implicit(folder: Path) -> Path:
+    """An Implicit VR Little Endian good.dcm cut 5 bytes into the Rows element header."""
+    data = dataset_bytes(make_dataset(syntax=uid.ImplicitVRLittleEndian))
+    return write_bytes(folder / "cut-implicit.dcm", cut_into(data, struct.pack("<HH", 0x0028, 0x0010), 5))
+
+
+def make_d41_sr(folder: Path) -> Path:
+    """A Basic Text SR: a genuine DICOM object without pixel data."""
+    ds = Dataset()
+    ds.file_meta = file_meta(uid.ExplicitVRLittleEndian, sop_class=uid.BasicTextSRStorage)
+    ds.SOPClassUID = uid.BasicTextSRStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality = "SR"
+    ds.PatientName, ds.PatientID = "Doe^Jane", "MRN12345"
+    ds.ValueType, ds.TextValue = "TEXT", "No acute findings."
+    return write(ds, folder / "report.dcm")
+
+
+def make_d42_zero_tail(folder: Path) -> Path:
+    """good.dcm followed by 5 zero bytes (padding, not a cut element header)."""
+    return write_bytes(folder / "zero-tail.dcm", good_bytes() + bytes(5))
+
+
+def make_d42_trailing_padding(folder: Path) -> Path:
+    """good.dcm with a Data Set Trailing Padding element after Pixel Data."""
+    return write(make_dataset(DataSetTrailingPadding=bytes(100)), folder / "trailing-padding.dcm")
+
+
+def make_d43_control_photometric(folder: Path) -> Path:
+    """Photometric Interpretation holding terminal escape codes and newlines."""
+    return write_invalid(folder / "escape-photometric.dcm", PhotometricInterpretation=CONTROL_TEXT)
+
+
+def make_d43_control_text(folder: Path) -> Path:
+    """Escape codes and newlines in VOI LUT Function, the window and LUT explanations and a code string."""
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [2, 0, 16])  # LUT Descriptor
+    lut.add_new(0x00283006, "US", [0, 65535])  # LUT Data
+    lut.LUTExplanation = CONTROL_TEXT
+    return write_invalid(folder / "escape-text.dcm", WindowCenter=30000, WindowWidth=20000, VOILUTFunction=CONTROL_TEXT,
+                         WindowCenterWidthExplanation=CONTROL_TEXT, VOILUTSequence=Sequence([lut]),
+                         PixelSpacing=[0.2, 0.2], PixelSpacingCalibrationType=CONTROL_TEXT, ViewPosition=CONTROL_TEXT)
+
+
+def make_d43_control_syntax(folder: Path) -> Path:
+    """A Transfer Syntax UID holding escape codes; the data set is Explicit VR Little Endian."""
+    body = encode_body(make_dataset(), implicit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meta = file_meta(CONTROL_TEXT)
+    return part10(folder / "escape-syntax.dcm", meta, body)
+
+
+# --- filesystem inputs --------------------------------------------------------------------------
+
+def make_f10_fifo(folder: Path) -> Path:
+    """A named pipe called pipe.dcm: opening it for reading blocks until a writer comes."""
+    path = folder / "pipe.dcm"
+    os.mkfifo(path)
+    return path
+
+
+def make_f11_loop(folder: Path) -> Path:
+    """loop-a.dcm -> loop-b.dcm -> loop-a.dcm."""
+    (folder / "loop-b.dcm").symlink_to(folder / "loop-a.dcm")
+    (folder / "loop-a.dcm").symlink_to(folder / "loop-b.dcm")
+    return folder / "loop-a.dcm"
+
+
+def make_f12_dangling(folder: Path) -> Path:
+    """A link to a file that does not exist."""
+    path = folder / "dangling.dcm"
+    path.symlink_to(folder / "missing.dcm")
+    return path
+
+
+def make_f13_folder(folder: Path) -> Path:
+    """A folder named like a DICOM file."""
+    path = folder / "folder.dcm"
+    path.mkdir()
+    return path
+
+
+def make_f14_link(folder: Path) -> Path:
+    """A link to good.dcm: links to regular files are followed."""
+    good_dcm(folder / "target.dcm")
+    path = folder / "link.dcm"
+    path.symlink_to(folder / "target.dcm")
+    return path
 
 
 # --- PNG / JPEG inputs --------------------------------------------------------------------------

@@ -1,15 +1,17 @@
-"""The bad-input catalogue (reliability_anchors.md): rows D1..D39 (DICOM) and P1..P12 (PNG/JPEG).
+"""The bad-input catalogue (reliability_anchors.md): rows D1..D43 (DICOM), P1..P12 (PNG/JPEG), F10..F14 (files).
 
 Every row checks its own expected behaviour plus the common expectations:
 
 - (E1) ``load_image`` raises nothing but ``InputError`` subclasses, and never hangs;
-- (E2) a failure message is one line, names the file and holds no fake PHI and no traceback;
-  warnings on an opened image are one line each and hold no fake PHI either;
+- (E2) a failure message is one printable line, names the file and holds no fake PHI, no text
+  injected into the file and no traceback; so is each warning on an opened image;
 - (E3) every file under the fixture folder is unchanged afterwards and no file appears;
 - (E5) memory stays bounded: traced Python/NumPy allocations in-process, peak RSS in a child.
 
 Separate tests run some rows through the CLI (exit 1, one clean stderr line) and check that
 ``load_image`` prints nothing and lets no library warning escape (a CLI would show them on stderr).
+Others check that the export's header read fails exactly as ``load_image`` does, that every cut
+of good.dcm inside an element reads as truncated, and that a named pipe is never opened.
 
 Rows that are bombs, or that would abort or allocate gigabytes when they regress, run in a
 child process capped with RLIMIT_AS, so a regression fails the test instead of the machine.
@@ -20,14 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
+import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,13 +43,17 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom import uid
+from pydicom.dataelem import RawDataElement
 
 import bad_inputs as bad
 import camviewer.io.dicom
 from camviewer import errors as E  # noqa: N812  (short names keep the catalogue table readable)
 from camviewer.errors import InputError
+from camviewer.export.dicom_sc import read_source_header
 from camviewer.io import XrayImage, load_image
+from camviewer.io.dicom import load_dicom, read_dataset
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
+from camviewer.io.raster import load_raster
 from dicom_factory import gradient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +123,15 @@ def check_opened_as_dicom(image: XrayImage) -> None:
     assert image.metadata.format == "dicom"
 
 
+def check_control_text_dropped(image: XrayImage) -> None:
+    """D43: file text with escape codes names no preset, no spacing source, no window function."""
+    file_presets = [p for p in image.presets if p.source == "file"]
+    assert [p.name for p in file_presets] == ["VOI LUT 1", "Window 1"]
+    assert file_presets[1].window is not None and file_presets[1].window.function == "LINEAR"
+    assert image.metadata.pixel_spacing_source == "Pixel Spacing"
+    assert image.anonymized().metadata.view_position is None
+
+
 def check_p12_pixels(image: XrayImage) -> None:
     """Row y=1 of an odd-width 16-bit PNG equals the source (and so does the rest)."""
     source = bad.p12_pixels()
@@ -143,8 +161,7 @@ def without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- the catalogue ------------------------------------------------------------------------------
 
 HEADER_GATE = "dimensions exceed limit"  # the DICOM header gate's wording: refused before decoding
-META_TYPEERROR = ("TypeError: object of type 'int' has no len(), from _transfer_syntax summing len(e.value) "
-                  "over the file meta elements, where the group length value is an int")
+HEADER_CUT = "ends inside an element header"
 
 
 def d38_row(name: str, error: type[InputError], text: str = "", **options: Any) -> Row:
@@ -202,6 +219,18 @@ ROWS = [
     d38_row("no_meta_group_length.dcm", E.NoImageDataError),
     Row("D39-64mb", bad.make_d39_64mb, E.NotDicomError, seconds=2.0),
     Row("D39-2gb", bad.make_d39_2gb, E.NotDicomError, seconds=2.0),
+    Row("D40-rows-header", bad.make_d40_rows_header, E.TruncatedFileError, HEADER_CUT),
+    Row("D40-body-start", bad.make_d40_body_start, E.TruncatedFileError, HEADER_CUT),
+    Row("D40-pixel-header", bad.make_d40_pixel_header, E.TruncatedFileError, HEADER_CUT),
+    Row("D40-pixel-length", bad.make_d40_pixel_length, E.TruncatedFileError, HEADER_CUT),
+    Row("D40-after-sequence", bad.make_d40_after_sequence, E.TruncatedFileError, HEADER_CUT),
+    Row("D40-implicit", bad.make_d40_implicit, E.TruncatedFileError, HEADER_CUT),
+    Row("D41-sr", bad.make_d41_sr, E.NoImageDataError),
+    Row("D42-zero-tail", bad.make_d42_zero_tail, None),
+    Row("D42-trailing-padding", bad.make_d42_trailing_padding, None),
+    Row("D43-photometric", bad.make_d43_control_photometric, E.InvalidImageAttributesError, "photometric"),
+    Row("D43-text", bad.make_d43_control_text, None, "VOI LUT Function", check=check_control_text_dropped),
+    Row("D43-syntax", bad.make_d43_control_syntax, E.UnsupportedSyntaxError, "not a valid UID"),
     Row("P1", bad.make_p1, E.ImageTooLargeError, "exceeds", isolated=True),
     Row("P2", bad.make_p2, E.ImageTooLargeError, "exceeds"),  # policy: 100 Mpx > 89.5 Mpx limit
     Row("P3", bad.make_p3, E.TruncatedFileError),
@@ -214,6 +243,11 @@ ROWS = [
     Row("P10", bad.make_p10, E.TruncatedFileError, setup=without_opencv),
     Row("P11", bad.make_p11, None, check=check_opened_as_dicom),
     Row("P12", bad.make_p12, None, check=check_p12_pixels),
+    Row("F10-fifo", bad.make_f10_fifo, E.FileMissingError, "not a regular file", isolated=True),
+    Row("F11-loop", bad.make_f11_loop, E.FileMissingError, "link loop"),
+    Row("F12-dangling", bad.make_f12_dangling, E.FileMissingError, "broken symbolic link"),
+    Row("F13-folder", bad.make_f13_folder, E.FileMissingError, "folder"),
+    Row("F14-link", bad.make_f14_link, None, check=check_opened_as_dicom),
 ]
 ROWS_BY_ID = {row.id: row for row in ROWS}
 
@@ -301,10 +335,10 @@ def _sha256(path: Path) -> str:
 
 
 def assert_clean_text(text: str, path: Path | None = None) -> None:
-    """(E2) One line, no fake PHI, no traceback; names the file when ``path`` is given."""
-    assert text and "\n" not in text and "\r" not in text, repr(text)
+    """(E2) One printable line, no fake PHI or injected text, no traceback; names the file when given."""
+    assert text and text.isprintable(), repr(text)
     assert "Traceback" not in text
-    assert not any(phi in text for phi in FAKE_PHI), text
+    assert not any(phi in text for phi in (*FAKE_PHI, bad.INJECTED)), text
     if path is not None:
         assert path.name in text, text
 
@@ -414,3 +448,102 @@ def test_p2_policy_is_the_raster_pixel_limit(tmp_path: Path) -> None:
     with pytest.raises(E.ImageTooLargeError):
         load_image(path, Limits(max_raster_pixels=100 * 100 - 1))
 
+
+
+# --- the export's header read, cuts inside elements, named pipes ---------------------------------
+
+HEADER_ROWS = ("D1", "D2", "D3", "D4", "D5", "D6", "D8", "D9", "D20", "D21", "D28", "D29", "D31", "D38-rtplan_truncated",
+               "D38-no_meta", "D38-meta_missing_tsyntax", "D39-64mb", "D40-rows-header", "D40-body-start",
+               "D40-pixel-header", "D40-pixel-length", "D40-after-sequence", "D40-implicit", "F11-loop",
+               "F12-dangling", "F13-folder")
+
+
+@pytest.mark.parametrize("row", [as_param(ROWS_BY_ID[row_id]) for row_id in HEADER_ROWS])
+def test_export_header_read_fails_as_the_image_does(row: Row, tmp_path: Path) -> None:
+    """read_source_header (the DICOM export's read) raises load_image's error for files that fail before pixel data."""
+    path = row.make(tmp_path)
+    with pytest.raises(InputError) as opened:
+        load_image(path)
+    with pytest.raises(InputError) as exported:
+        read_source_header(path)
+    assert type(exported.value) is type(opened.value) is row.error
+    assert exported.value.message == opened.value.message
+    assert_clean_text(exported.value.message, path)
+
+
+def element_ends(data: bytes) -> set[int]:
+    """Where the data set of ``data`` starts and where each of its top-level elements ends."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    groups = (ds.file_meta, ds)
+    raws: list[object] = [group.get_item(tag, keep_deferred=True) for group in groups for tag in group.keys()]
+    return {raw.value_tell + raw.length for raw in raws if isinstance(raw, RawDataElement)}
+
+
+def outcome_of(read: Callable[[Path], object], path: Path) -> str:
+    try:
+        read(path)
+    except InputError as exc:
+        return type(exc).__name__
+    return "opened"
+
+
+def test_every_cut_inside_an_element_reads_as_truncated(tmp_path: Path) -> None:
+    """good.dcm cut anywhere but between two elements is truncated, never 'no image' or corrupt.
+
+    The export's header read stops before the pixel values, so it is checked on cuts before them.
+    """
+    data = bad.good_bytes()
+    pixel_values = data.index(bad.PIXEL_HEADER) + 12
+    between = element_ends(data)
+    path = tmp_path / "cut.dcm"
+    wrong = {}
+    for cut in (cut for cut in range(len(bad.PREAMBLE), pixel_values + 64) if cut not in between):
+        path.write_bytes(data[:cut])
+        readers = (load_image, read_source_header) if cut < pixel_values else (load_image,)
+        for read in readers:
+            outcome = outcome_of(read, path)
+            if outcome != "TruncatedFileError":
+                wrong[f"{read.__name__} at {cut}"] = outcome
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("padding", range(1, 8))
+def test_zero_bytes_after_the_last_element_are_padding(tmp_path: Path, padding: int) -> None:
+    """Fewer zero bytes than an element header after a whole file: padding, not a cut header."""
+    path = bad.write_bytes(tmp_path / "padded.dcm", bad.good_bytes() + bytes(padding))
+    np.testing.assert_array_equal(load_image(path).values, gradient())
+
+
+@contextlib.contextmanager
+def released_after(pipe: Path, seconds: float) -> Iterator[None]:
+    """After ``seconds``, keep opening ``pipe`` for writing, so that a reader blocked in open() is let go.
+
+    A regression that opens the pipe then fails its test instead of hanging the suite.
+    """
+    stop = threading.Event()
+
+    def release() -> None:
+        stop.wait(seconds)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):  # ENXIO while no reader has the pipe open
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("read", [load_image, load_dicom, load_raster, read_dataset, read_source_header],
+                         ids=lambda read: read.__name__)
+def test_a_named_pipe_is_refused_before_it_is_opened(tmp_path: Path, read: Callable[[Path], object]) -> None:
+    pipe = bad.make_f10_fifo(tmp_path)
+    started = time.monotonic()
+    with released_after(pipe, 5.0), pytest.raises(E.FileMissingError, match="not a regular file") as caught:
+        read(pipe)
+    assert time.monotonic() - started < 5.0
+    assert_clean_text(caught.value.message, pipe)

@@ -16,7 +16,7 @@ import numpy as np
 from camviewer.engine.naming import OutputNames
 from camviewer.engine.results import EvaluationResult, Explanation, ImageResult
 from camviewer.engine.session import ModelSession
-from camviewer.export.dicom_sc import read_source_header, secondary_capture, write_secondary_capture
+from camviewer.export.dicom_sc import secondary_capture, write_secondary_capture
 from camviewer.io.write import ProtectedInputs, atomic_write_bytes, write_png
 from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay, style_for
 from camviewer.render.overlay import OverlayStyle, normalise, overlay
@@ -56,7 +56,7 @@ def write_outputs(result: ImageResult, names: OutputNames, options: OutputOption
     """Write every requested file for ``result`` (an image that was explained)."""
     assert result.model_input is not None and result.image is not None
     date = datetime.now().strftime("%Y-%m-%d %H:%M")
-    is_dicom = result.image.metadata.format == "dicom"
+    is_dicom = result.image.header is not None
     files = []
     for explanation in result.explanations:
         written = {"overlay": _overlay(result, names, explanation, options, protected)}
@@ -112,9 +112,9 @@ def _annotated(result: ImageResult, names: OutputNames, e: Explanation, options:
 
 def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions,
                        protected: ProtectedInputs) -> str:
-    assert result.model_input is not None and result.image is not None and result.path is not None
+    assert result.model_input is not None and result.image is not None and result.image.header is not None
     picture = source_overlay(result.image.display(), result.model_input.geometry, e.map, e.signed, _style(options, e.signed))
-    dataset = secondary_capture(read_source_header(result.path), picture, method=e.method,
+    dataset = secondary_capture(result.image.header, picture, method=e.method,
                                 description=f"camviewer {e.method} overlay")
     path = options.folder / names.secondary_capture(*_args(result, e))
     write_secondary_capture(path, dataset, protected)

@@ -62,11 +62,11 @@ import pydicom
 from pydicom import config, uid
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName, validate_value
 
-from camviewer import __version__, errors
+from camviewer import __version__
+from camviewer.io.dicom import read_dataset
 from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_write_bytes
 
 SOFTWARE_NAME = "camviewer"
@@ -125,21 +125,10 @@ def write_secondary_capture(path: Path, dataset: Dataset, protected: ProtectedIn
 def read_source_header(path: Path) -> Dataset:
     """The source's data set without pixel data, read strictly (never forced).
 
-    pydicom warnings are silenced because they can quote attribute values. Failures
-    raise InputError subclasses that name only the file's base name.
+    Delegates to :func:`camviewer.io.dicom.read_dataset`, so a file fails here exactly as
+    it fails to open, with the same InputError that names only the file's base name.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError as exc:
-        raise errors.NotDicomError("", path) from exc
-    except FileNotFoundError as exc:
-        raise errors.FileMissingError("", path) from exc
-    except (EOFError, OSError) as exc:
-        raise errors.TruncatedFileError("DICOM header incomplete", path) from exc
-    except Exception as exc:  # pydicom has no common base class for parse errors
-        raise errors.CorruptFileError("DICOM header unreadable", path) from exc
+    return read_dataset(path, stop_before_pixels=True)
 
 
 def _check_overlay(overlay: np.ndarray, source: Dataset) -> None:

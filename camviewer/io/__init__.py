@@ -9,6 +9,7 @@ from camviewer.io.dicom import is_dicom_file, load_dicom
 from camviewer.io.image import Metadata, XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 from camviewer.io.raster import load_raster
+from camviewer.io.source import regular_file_size
 
 __all__ = ["Limits", "Metadata", "XrayImage", "load_image"]
 
@@ -17,13 +18,15 @@ DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ""}
 
 
 def load_image(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> XrayImage:
-    """Open an X-ray by its content (a DICOM renamed .png still opens as DICOM)."""
+    """Open an X-ray by its content (a DICOM renamed .png still opens as DICOM).
+
+    Only a regular file (links followed) is opened: a pipe would block, a folder fail late.
+    """
     path = Path(path)
+    regular_file_size(path)
     try:
         with path.open("rb") as fp:
             head = fp.read(132)
-    except IsADirectoryError as exc:
-        raise errors.FileMissingError("is a folder", path) from exc
     except OSError as exc:
         raise errors.FileMissingError("", path) from exc
     if is_dicom_file(head):

@@ -1,41 +1,42 @@
-"""DICOM Part 10 input: size gates, validation, first-frame decoding, grayscale set-up.
+"""DICOM Part 10 input: the strict read, pixel attribute checks, first-frame decoding, grayscale set-up.
 
-Reading happens in phases so that nothing large is allocated before it is checked:
-magic and file size -> file meta and transfer syntax -> bounded inflate (deflated only)
--> dataset with large values deferred -> element extents and pixel attributes ->
-header size gate -> decode of the first frame only.
+Nothing large is allocated before it is checked: :func:`read_dataset` (``dicom_read``) checks
+the file up to a whole data set with large values deferred; then the pixel attributes and
+the header size gate; then only the first frame is decoded.
 """
 
 from __future__ import annotations
 
 import warnings
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom import uid
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import _read_file_meta_info, read_preamble
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, get_decoder, pixel_array
 
 from camviewer import errors
 from camviewer.io import dicom_attributes as attrs
+from camviewer.io.dicom_read import (
+    DEFLATED_SYNTAXES,
+    PIXEL_DATA_TAGS,
+    UNDEFINED_LENGTH,
+    is_dicom_file,
+    note_for,
+    read_part10,
+)
 from camviewer.io.grayscale import VoiPreset, auto_window, range_window
 from camviewer.io.image import XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 
+__all__ = ["is_dicom_file", "load_dicom", "read_dataset"]
+
 DEFER_BYTES = 64 * 1024
-PREAMBLE_AND_MAGIC = 132
-META_LENGTH_ELEMENT = 12  # (0002,0000) UL: tag, VR, length and its 4-byte value
-PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
-UNDEFINED_LENGTH = 0xFFFFFFFF
 COLOR_INTERPRETATIONS = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
 GRAY_INTERPRETATIONS = {"MONOCHROME1", "MONOCHROME2"}
 NATIVE_SYNTAXES = {uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian}
-DEFLATED_SYNTAXES = {uid.DeflatedExplicitVRLittleEndian}
 # GDCM aborts the process on some corrupt JPEG 2000 streams and prints libjpeg chatter to stderr,
 # so it is used only where no other permissively licensed decoder exists (JPEG Lossless).
 PREFERRED_PLUGINS = {
@@ -66,9 +67,16 @@ class PixelAttributes:
     frames: int
 
 
-def is_dicom_file(head: bytes) -> bool:
-    """True when the first 132 bytes carry the Part 10 'DICM' prefix."""
-    return head[128:132] == b"DICM"
+def read_dataset(path: str | Path, *, stop_before_pixels: bool = False, defer_size: int | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> Dataset:
+    """A DICOM Part 10 file's data set, read strictly (never forced); every failure an InputError.
+
+    The one read wrapper: the file must be a regular file with the 'DICM' prefix, whole
+    file meta and a transfer syntax; a deflated body must inflate within ``limits``; the
+    data set must not end inside an element or sequence. pydicom's warnings are swallowed
+    (they can quote values). ``defer_size`` leaves larger values on disk until accessed.
+    """
+    return read_part10(Path(path), limits, stop_before_pixels=stop_before_pixels, defer_size=defer_size).dataset
 
 
 def load_dicom(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> XrayImage:
@@ -80,177 +88,29 @@ def load_dicom(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> XrayImage:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image = _load(path, limits)
-    notes = {_note_for(str(w.message)) for w in caught} - {"truncated"}
+    notes = {note_for(str(w.message)) for w in caught} - {"truncated"}
     return replace(image, warnings=tuple(sorted(set(image.warnings) | notes)))
 
 
 def _load(path: Path, limits: Limits) -> XrayImage:
-    size = _checked_size(path)
-    _check_magic(path, size)
-    if size > limits.max_file_bytes:
-        raise errors.ImageTooLargeError(f"file of {size} bytes exceeds the file-size limit", path)
-    meta, body_offset = _read_meta(path, size)
-    syntax = _transfer_syntax(meta, path, size)
-    if syntax in DEFLATED_SYNTAXES:
-        _check_inflated_size(path, body_offset, limits)
-    ds, notes = _read_dataset(path, deferred=syntax not in DEFLATED_SYNTAXES)
-    _check_consistent_encoding(ds, path)
-    overflow = [] if syntax in DEFLATED_SYNTAXES else _elements_past_end(ds, size)
-    pixel_tag = _pixel_tag(ds, path, truncated=bool(overflow) or "truncated" in notes)
-    if overflow:
-        _raise_for_overflow(overflow, pixel_tag, path)
+    read = read_part10(path, limits, defer_size=DEFER_BYTES)
+    ds = read.dataset
+    _check_pixel_data(ds, path)
     pixels = _pixel_attributes(ds, path)
     refusal = limits.check_dimensions(pixels.rows, pixels.columns, pixels.samples, pixels.bits_allocated, pixels.frames)
     if refusal:
         raise errors.ImageTooLargeError(f"image dimensions exceed limit: {refusal}", path)
-    _check_decoder(syntax, pixels, path)
+    _check_decoder(read.syntax, pixels, path)
     frame = _decode_first_frame(ds, pixels, path)
-    return _build_image(ds, meta, syntax, pixels, frame, notes, path)
+    return _build_image(ds, read.syntax, pixels, frame, set(read.notes), path)
 
 
-def _checked_size(path: Path) -> int:
-    try:
-        if not path.is_file():
-            raise errors.FileMissingError("", path)
-        return path.stat().st_size
-    except OSError as exc:
-        raise errors.FileMissingError("", path) from exc
-
-
-def _check_magic(path: Path, size: int) -> None:
-    if size == 0:
-        raise errors.NotDicomError("empty file", path)
-    with path.open("rb") as fp:
-        head = fp.read(PREAMBLE_AND_MAGIC)
-    if is_dicom_file(head):
+def _check_pixel_data(ds: Dataset, path: Path) -> None:
+    if any(tag in ds for tag in PIXEL_DATA_TAGS):
         return
-    if head[:2] in (b"\x08\x00", b"\x02\x00") and head[2:4] in (b"\x00\x00", b"\x05\x00", b"\x08\x00", b"\x16\x00"):
-        raise errors.NotDicomError("not a DICOM Part 10 file (no preamble and file meta header)", path)
-    raise errors.NotDicomError("", path)
-
-
-def _read_meta(path: Path, size: int) -> tuple[FileMetaDataset, int]:
-    try:
-        with path.open("rb") as fp:
-            read_preamble(fp, False)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                meta = _read_file_meta_info(fp)
-            return meta, fp.tell()
-    except (EOFError, OSError, ValueError, KeyError, TypeError, InvalidDicomError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, EOFError) and "No tag" not in str(exc):
-            raise errors.FileMissingError("", path) from exc
-        raise errors.TruncatedFileError("DICOM file meta information incomplete", path) from exc
-    except Exception as exc:  # pydicom has no common base class for parse errors
-        raise errors.CorruptFileError("DICOM file meta information unreadable", path) from exc
-
-
-def _transfer_syntax(meta: FileMetaDataset, path: Path, size: int) -> uid.UID:
-    syntax = meta.get("TransferSyntaxUID")
-    if syntax:
-        return uid.UID(str(syntax))
-    declared = meta.get("FileMetaInformationGroupLength")
-    meta_end = PREAMBLE_AND_MAGIC + META_LENGTH_ELEMENT + int(declared) if isinstance(declared, int) else None
-    if size == PREAMBLE_AND_MAGIC or (meta_end is not None and meta_end > size):
-        raise errors.TruncatedFileError("DICOM file ends inside its file meta information", path)
-    raise errors.CorruptFileError("DICOM file meta information has no transfer syntax", path)
-
-
-def _check_inflated_size(path: Path, offset: int, limits: Limits) -> None:
-    """Inflate a deflated body in bounded steps without keeping it, refusing bombs.
-
-    The limit is ``max_inflated_bytes``, or ``max_inflate_ratio`` times the compressed size
-    when that is smaller (image data deflates a few times; a bomb a thousand times).
-    """
-    compressed = max(1, path.stat().st_size - offset)
-    budget = min(limits.max_inflated_bytes, max(limits.inflate_ratio_allowance, compressed * limits.max_inflate_ratio))
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    produced = 0
-    try:
-        with path.open("rb") as fp:
-            fp.seek(offset)
-            while chunk := fp.read(1 << 20):
-                pending = chunk
-                while pending:
-                    produced += len(inflater.decompress(pending, 1 << 20))
-                    pending = inflater.unconsumed_tail
-                    if produced > budget:
-                        raise errors.DecompressionBombError(f"deflated DICOM expands beyond {budget >> 20} MiB", path)
-    except zlib.error as exc:
-        raise errors.CorruptFileError("deflated DICOM data is corrupt", path) from exc
-    if not inflater.eof:
-        raise errors.CorruptFileError("deflated DICOM data is incomplete", path)
-
-
-def _read_dataset(path: Path, deferred: bool) -> tuple[Dataset, set[str]]:
-    """dcmread (never forced) with warnings turned into notes; parse failures classified."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds = pydicom.dcmread(path, defer_size=DEFER_BYTES if deferred else None)
-    except RecursionError as exc:
-        raise errors.CorruptFileError("DICOM nesting too deep", path) from exc
-    except MemoryError as exc:
-        raise errors.CorruptFileError("DICOM element length exceeds file", path) from exc
-    except InvalidDicomError as exc:
-        raise errors.NotDicomError("", path) from exc
-    except (EOFError, OSError) as exc:
-        raise errors.TruncatedFileError("DICOM file ends inside an element", path) from exc
-    except Exception as exc:  # pydicom has no common base class for parse errors
-        raise errors.CorruptFileError("DICOM data set unreadable", path) from exc
-    return ds, {_note_for(str(w.message)) for w in caught}
-
-
-def _note_for(message: str) -> str:
-    """Reduce a pydicom warning to a fixed note, so no file content reaches the user."""
-    lowered = message.lower()
-    if "end of file" in lowered or "no tag to read" in lowered:
-        return "truncated"
-    if "encoding" in lowered or "character set" in lowered:
-        return "text encoding unknown; names may show replacement characters"
-    if "explicit vr" in lowered or "implicit vr" in lowered:
-        return "VR encoding differs from the declared transfer syntax"
-    if "padding" in lowered:
-        return "pixel data has excess padding (ignored)"
-    return "the file has minor encoding errors"
-
-
-def _check_consistent_encoding(ds: Dataset, path: Path) -> None:
-    """An explicit-VR element without a VR means pydicom met invalid VR bytes and guessed on."""
-    for tag in list(ds.keys()):
-        raw = ds.get_item(tag, keep_deferred=True)
-        if getattr(raw, "is_implicit_VR", True) is False and getattr(raw, "VR", "") is None:
-            raise errors.CorruptFileError("DICOM data elements are malformed", path)
-
-
-def _elements_past_end(ds: Dataset, size: int) -> list[int]:
-    """Tags of top-level elements whose declared value runs past the end of the file."""
-    past = []
-    for tag in list(ds.keys()):
-        raw = ds.get_item(tag, keep_deferred=True)
-        tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", None)
-        if tell is None or length is None or length == UNDEFINED_LENGTH:
-            continue
-        if tell + length > size:
-            past.append(int(tag))
-    return past
-
-
-def _pixel_tag(ds: Dataset, path: Path, truncated: bool) -> int:
-    for tag in PIXEL_DATA_TAGS:
-        if tag in ds:
-            return tag
-    if truncated:
-        raise errors.TruncatedFileError("DICOM file ends before its image data", path)
     if "Rows" not in ds and attrs.is_image_storage(ds):
         raise errors.CorruptFileError("DICOM image attributes and pixel data missing", path)
     raise errors.NoImageDataError("the DICOM object has no pixel data (e.g. a report or presentation state)", path)
-
-
-def _raise_for_overflow(overflow: list[int], pixel_tag: int, path: Path) -> None:
-    if pixel_tag in overflow:
-        raise errors.TruncatedFileError("DICOM pixel data incomplete", path)
-    raise errors.CorruptFileError("DICOM element length exceeds file", path)
 
 
 def _pixel_attributes(ds: Dataset, path: Path) -> PixelAttributes:
@@ -283,8 +143,10 @@ def _attribute_problem(p: PixelAttributes) -> str | None:
     if not 1 <= p.bits_stored <= p.bits_allocated:
         return f"bits stored {p.bits_stored} does not fit bits allocated {p.bits_allocated}"
     expected_samples = 3 if p.photometric in COLOR_INTERPRETATIONS else 1
+    if not p.photometric:
+        return "photometric interpretation missing"
     if p.photometric not in COLOR_INTERPRETATIONS | GRAY_INTERPRETATIONS | {"PALETTE COLOR"}:
-        return f"photometric interpretation {p.photometric or 'missing'} is not supported"
+        return "photometric interpretation not supported"  # the value is not shown: it is file text
     if p.samples != expected_samples:
         return f"{p.samples} samples per pixel do not match {p.photometric}"
     return None
@@ -312,7 +174,10 @@ def _plugin_for(syntax: uid.UID) -> str:
 
 
 def _syntax_label(syntax: uid.UID) -> str:
-    return syntax.name if syntax.is_transfer_syntax else f"UID {syntax}"
+    """A registered syntax by name, another UID only in valid UID form (never free text)."""
+    if syntax.is_transfer_syntax:
+        return syntax.name
+    return f"UID {syntax}" if syntax.is_valid else "transfer syntax UID is not a valid UID"
 
 
 def _decode_first_frame(ds: Dataset, pixels: PixelAttributes, path: Path) -> np.ndarray:
@@ -339,16 +204,9 @@ def _decode_first_frame(ds: Dataset, pixels: PixelAttributes, path: Path) -> np.
     return frame
 
 
-def _build_image(
-    ds: Dataset,
-    meta: FileMetaDataset,
-    syntax: uid.UID,
-    pixels: PixelAttributes,
-    frame: np.ndarray,
-    notes: set[str],
-    path: Path,
-) -> XrayImage:
-    notes = set(notes) - {"truncated"}
+def _build_image(ds: Dataset, syntax: uid.UID, pixels: PixelAttributes, frame: np.ndarray, notes: set[str],
+                 path: Path) -> XrayImage:
+    notes = set(notes)
     if pixels.frames > 1:
         notes.add(f"multi-frame file: showing frame 1 of {pixels.frames}")
     if attrs.is_for_processing(ds):
@@ -361,8 +219,30 @@ def _build_image(
     notes |= voi_notes
     invert, polarity_notes = attrs.polarity(ds, pixels.photometric)
     notes |= polarity_notes
-    metadata = attrs.metadata(ds, meta, syntax, pixels.rows, pixels.columns, pixels.samples, pixels.bits_stored, pixels.photometric, pixels.frames)
-    return XrayImage(values, value_range, presets, default, invert, metadata, tuple(sorted(notes)))
+    metadata = attrs.metadata(ds, ds.file_meta, syntax, pixels.rows, pixels.columns, pixels.samples, pixels.bits_stored,
+                              pixels.photometric, pixels.frames)
+    return XrayImage(values, value_range, presets, default, invert, metadata, tuple(sorted(notes)), header=_header(ds))
+
+
+def _header(ds: Dataset) -> Dataset:
+    """``ds`` and its file meta without Pixel Data and without any value left on disk or large.
+
+    What stays is in memory, so reading it never re-opens the (possibly deleted) file.
+    """
+    elements = {tag: ds.get_item(tag, keep_deferred=True) for tag in list(ds.keys())}
+    header = Dataset({tag: e for tag, e in elements.items() if int(tag) not in PIXEL_DATA_TAGS and not _large(e)})
+    header.file_meta = ds.file_meta
+    implicit_vr, little_endian = ds.original_encoding
+    header.set_original_encoding(implicit_vr, little_endian, ds.original_character_set)
+    return header
+
+
+def _large(element: object) -> bool:
+    """A value still in encoded form that was deferred or is longer than the deferral size."""
+    if not isinstance(element, RawDataElement):
+        return False
+    deferred = element.value is None and element.length != 0
+    return deferred or (element.length != UNDEFINED_LENGTH and element.length > DEFER_BYTES)
 
 
 def _modality_values(ds: Dataset, pixels: PixelAttributes, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, float], set[str]]:

@@ -32,6 +32,8 @@ LOSSY_SYNTAXES = {
     uid.JPEG2000MC,
 }
 INVALID_VOI_NOTE = "invalid windowing in file (ignored)"
+CALIBRATION_TYPES = {"GEOMETRY", "FIDUCIAL"}  # Pixel Spacing Calibration Type's defined terms
+MAX_EXPLANATION_CHARS = 64  # an LO value
 
 
 def _get(ds: Dataset, keyword: str) -> Any:
@@ -137,13 +139,13 @@ def file_voi_presets(ds: Dataset) -> tuple[tuple[VoiPreset, ...], set[str]]:
         except Exception:
             notes.add("invalid VOI LUT in file (ignored)")
             continue
-        presets.append(VoiPreset(_text(item, "LUTExplanation") or f"VOI LUT {k}", "file", lut=lut))
+        presets.append(VoiPreset(_explanation(_text(item, "LUTExplanation"), f"VOI LUT {k}"), "file", lut=lut))
     centers = _floats(_get(ds, "WindowCenter")) if _get(ds, "WindowCenter") is not None else []
     widths = _floats(_get(ds, "WindowWidth")) if _get(ds, "WindowWidth") is not None else []
     names = _strings(_get(ds, "WindowCenterWidthExplanation"))
     function = (_text(ds, "VOILUTFunction") or "LINEAR").upper()
     if function not in VOI_FUNCTIONS:
-        notes.add(f"unknown VOI LUT Function {function[:16]} treated as LINEAR")
+        notes.add("unknown VOI LUT Function treated as LINEAR")  # the value is not shown: it is file text
         function = "LINEAR"
     for k, (center, width) in enumerate(zip(centers, widths)):
         try:
@@ -151,17 +153,22 @@ def file_voi_presets(ds: Dataset) -> tuple[tuple[VoiPreset, ...], set[str]]:
         except ValueError:
             notes.add(INVALID_VOI_NOTE)
             continue
-        name = names[k] if k < len(names) and names[k] else f"Window {k + 1}"
+        name = _explanation(names[k] if k < len(names) else None, f"Window {k + 1}")
         presets.append(VoiPreset(name, "file", window=window))
     return tuple(presets), notes
+
+
+def _explanation(text: str | None, fallback: str) -> str:
+    """A file's explanation as a preset name; ``fallback`` when absent, too long or not printable."""
+    return text if text and len(text) <= MAX_EXPLANATION_CHARS and text.isprintable() else fallback
 
 
 def _pixel_spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]:
     """Pixel Spacing, else Imager Pixel Spacing (/ ERMF), else Nominal Scanned (Weasis order)."""
     spacing = _spacing_pair(ds, "PixelSpacing")
     if spacing:
-        calibration = _text(ds, "PixelSpacingCalibrationType")
-        return spacing, f"Pixel Spacing ({calibration.lower()})" if calibration else "Pixel Spacing"
+        calibration = (_text(ds, "PixelSpacingCalibrationType") or "").upper()
+        return spacing, f"Pixel Spacing ({calibration.lower()})" if calibration in CALIBRATION_TYPES else "Pixel Spacing"
     spacing = _spacing_pair(ds, "ImagerPixelSpacing")
     if spacing:
         factor = _floats(_get(ds, "EstimatedRadiographicMagnificationFactor") or float("nan"))[0]

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from pydicom.uid import UID_dictionary
 
 from camviewer.io.grayscale import VoiPreset, apply_polarity, apply_voi, range_window
 
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
 SourceFormat = Literal["dicom", "png", "jpeg", "tiff"]
+# The value forms of PS3.5 table 6.2-1 that leave no room for free text
+CODE_STRING = re.compile(r"[A-Z0-9 _]{1,16}")
+AGE_STRING = re.compile(r"[0-9]{3}[DWMY]")
+SEX_VALUES = {"M", "F", "O"}
+UID_FORM = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+UID_NAMES = frozenset(str(entry[0]) for entry in UID_dictionary.values())
 
 
 @dataclass(frozen=True)
@@ -40,17 +51,27 @@ class Metadata:
     sop_class: str | None = None
 
     def anonymized(self) -> Metadata:
-        """Drop identifying fields; keep sex and age (ages above 89 become ``090Y+``)."""
-        age = self.patient_age
-        if age and age.endswith("Y") and age[:-1].isdigit() and int(age[:-1]) > 89:
-            age = "090Y+"
+        """Drop identifying fields and any coded field that is not in its DICOM value form.
+
+        Sex and age are kept (ages above 89 become ``090Y+``). A code string, age, sex or UID
+        that does not match its VR's form (e.g. a name typed into View Position) is dropped,
+        so no free text survives; UID fields may also hold a registered UID's name.
+        """
         return replace(
             self,
             patient_name=None,
             patient_id=None,
             study_date=None,
             study_description=None,
-            patient_age=age,
+            patient_sex=self.patient_sex if self.patient_sex in SEX_VALUES else None,
+            patient_age=_anonymized_age(self.patient_age),
+            photometric_interpretation=_code_or_none(self.photometric_interpretation) or "",
+            modality=_code_or_none(self.modality),
+            view_position=_code_or_none(self.view_position),
+            laterality=_code_or_none(self.laterality),
+            transfer_syntax=_uid_or_none(self.transfer_syntax),
+            transfer_syntax_uid=_uid_or_none(self.transfer_syntax_uid),
+            sop_class=_uid_or_none(self.sop_class),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +88,8 @@ class XrayImage:
     ``values`` is float32, (H, W) or (H, W, 3), read-only. ``value_range`` is the nominal
     range those values can take (from the bit depth through the Modality LUT), used for
     full-range model input. ``presets[default_preset]`` is what the file asks to show.
+    ``header`` is a DICOM source's data set without Pixel Data, held in memory (exports read
+    it, never the file again); None for PNG, JPEG and TIFF.
     """
 
     values: np.ndarray
@@ -76,11 +99,28 @@ class XrayImage:
     invert: bool
     metadata: Metadata
     warnings: tuple[str, ...] = field(default=())
+    header: Dataset | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.values.setflags(write=False)
         if not 0 <= self.default_preset < len(self.presets):
             raise ValueError("default_preset must index presets")
+
+    def anonymized(self) -> XrayImage:
+        """This image with anonymized metadata, neutral names for the file's presets and no header.
+
+        File presets are named by the file's free-text explanations; they become "VOI LUT 1",
+        "Window 1", ... in file order.
+        """
+        counts = {"lut": 0, "window": 0}
+        presets = []
+        for preset in self.presets:
+            if preset.source == "file":
+                kind = "window" if preset.window is not None else "lut"
+                counts[kind] += 1
+                preset = replace(preset, name=f"{'Window' if kind == 'window' else 'VOI LUT'} {counts[kind]}")
+            presets.append(preset)
+        return replace(self, metadata=self.metadata.anonymized(), presets=tuple(presets), header=None)
 
     @property
     def is_color(self) -> bool:
@@ -95,3 +135,19 @@ class XrayImage:
         """Float32 in [0, 1] over the whole nominal value range, polarity applied."""
         full = VoiPreset("Full range", "bit-depth", window=range_window(*self.value_range))
         return self.display(full)
+
+
+def _code_or_none(value: str | None) -> str | None:
+    return value if value is not None and CODE_STRING.fullmatch(value) else None
+
+
+def _uid_or_none(value: str | None) -> str | None:
+    if value is None or not (value in UID_NAMES or (len(value) <= 64 and UID_FORM.fullmatch(value))):
+        return None
+    return value
+
+
+def _anonymized_age(age: str | None) -> str | None:
+    if age is None or not AGE_STRING.fullmatch(age):
+        return None
+    return "090Y+" if age.endswith("Y") and int(age[:-1]) > 89 else age

@@ -17,6 +17,7 @@ from camviewer import errors
 from camviewer.io.grayscale import VoiPreset, auto_window, range_window
 from camviewer.io.image import Metadata, SourceFormat, XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
+from camviewer.io.source import regular_file_size
 
 PILLOW_FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff"}
 SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
@@ -25,6 +26,7 @@ SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 def load_raster(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> XrayImage:
     """Read a PNG, JPEG or TIFF into an :class:`XrayImage`; raise InputError."""
     path = Path(path)
+    regular_file_size(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
