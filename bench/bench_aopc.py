@@ -24,8 +24,8 @@ import warnings
 import numpy as np
 import torch
 import torchvision
-
 from bench_cams import median_seconds
+
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import locate_layer
 from camviewer.metrics.aopc import CurveImage, CurveRequest, perturbation_curves

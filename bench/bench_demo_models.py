@@ -18,10 +18,10 @@ import argparse
 from pathlib import Path
 
 import torch
+from bench_cams import FIVE, median_seconds
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from bench_cams import FIVE, median_seconds
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import locate_layer
 from camviewer.io import load_image

@@ -10,12 +10,13 @@ and undone on every call, as in use).
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 import torchvision
+from bench_cams import median_seconds
 from torch import nn
 
-from bench_cams import median_seconds
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import locate_layer
 from camviewer.explain.lrp import LRP_METHODS, compute_lrp, input_bounds
@@ -46,8 +47,8 @@ def main() -> None:
         model = randomised(name, device)
         x = torch.randn(1, 3, 224, 224, device=device)
         layer = locate_layer(model, x)
-        cam = median_seconds(lambda: compute_cams(model, x, [[1]], ["gradcam"], layer), args.repeats, device)
-        lrp = {m: median_seconds(lambda m=m: compute_lrp(model, x, [[1]], m, bounds), args.repeats, device) for m in LRP_METHODS}
+        cam = median_seconds(partial(compute_cams, model, x, [[1]], ["gradcam"], layer), args.repeats, device)
+        lrp = {m: median_seconds(partial(compute_lrp, model, x, [[1]], m, bounds), args.repeats, device) for m in LRP_METHODS}
         cells = "".join(f"{lrp[m] * 1e3:>8.1f}ms" for m in LRP_METHODS)
         print(f"{name:<14}{cam * 1e3:>8.1f}ms{cells}{lrp['lrp-epf'] / cam:>20.2f}x")
 

@@ -19,6 +19,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from dicom_factory import DX_PRESENTATION, good_dcm, gradient, make_dataset, write
 from PIL import Image
 from pydicom import uid
 from pydicom.data import get_testdata_file
@@ -27,8 +28,6 @@ from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
-
-from dicom_factory import DX_PRESENTATION, good_dcm, gradient, make_dataset, write
 
 MIB = 1 << 20
 PREAMBLE = b"\0" * 128 + b"DICM"

@@ -39,13 +39,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import bad_inputs as bad
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import gradient
 from pydicom import uid
 from pydicom.dataelem import RawDataElement
 
-import bad_inputs as bad
 import camviewer.io.dicom
 from camviewer import errors as E  # noqa: N812  (short names keep the catalogue table readable)
 from camviewer.errors import InputError
@@ -54,7 +55,6 @@ from camviewer.io import XrayImage, load_image
 from camviewer.io.dicom import load_dicom, read_dataset
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 from camviewer.io.raster import load_raster
-from dicom_factory import gradient
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_PHI = ("Doe", "MRN12345")

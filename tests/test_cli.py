@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import good_dcm, make_dataset, write
 from PIL import Image
 
 from camviewer.cli import main
 from camviewer.io import load_image
 from camviewer.io.grayscale import Window, apply_window
-from dicom_factory import good_dcm, make_dataset, write
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import good_dcm, gradient, make_dataset, write
 
 import camviewer.cli.evaluate as evaluate_command
 import camviewer.cli.explain as explain_command
 from camviewer.cli import main
 from camviewer.cli.report import UNPRINTABLE, emit_json, finite, printable
-from dicom_factory import good_dcm, gradient, make_dataset, write
 
 EVIL = "\x1b]0;owned\x07\x1b[2J\u202e"
 

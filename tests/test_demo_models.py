@@ -12,7 +12,8 @@ import torch
 
 from camviewer.cli import main
 from camviewer.demo.evaluate import PhantomSet, accuracy, method_scores, phantom_test_set
-from camviewer.demo.train import TrainingPlan, main as train_main, paired_set, patient_rows, train
+from camviewer.demo.train import TrainingPlan, paired_set, patient_rows, train
+from camviewer.demo.train import main as train_main
 from camviewer.engine import ExplainRequest, ModelSession, run_explain
 from camviewer.explain.targets import ClassIndex
 from camviewer.io import load_image

@@ -7,12 +7,12 @@ from pathlib import Path
 import gdcm
 import numpy as np
 import pytest
+from dicom_factory import gradient, make_dataset, write
 from pydicom import dcmread, uid
 from pydicom.datadict import tag_for_keyword
 
 from camviewer import errors
 from camviewer.io import load_image
-from dicom_factory import gradient, make_dataset, write
 
 GDCM_SYNTAXES = {
     uid.JPEGBaseline8Bit: gdcm.TransferSyntax.JPEGBaselineProcess1,

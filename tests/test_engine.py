@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_model
+from dicom_factory import gradient, make_dataset, write
 
 import camviewer.engine.session as session_module
 from camviewer import errors
@@ -16,8 +18,6 @@ from camviewer.metrics.perturbation import Perturbation
 from camviewer.metrics.sensitivity import SensitivitySpec
 from camviewer.model import load_model
 from camviewer.progress import CancelToken, Progress
-from conftest import write_model
-from dicom_factory import gradient, make_dataset, write
 
 
 @pytest.fixture(scope="module")

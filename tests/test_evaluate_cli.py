@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import good_dcm
 from PIL import Image
 
 from camviewer.cli import main
 from camviewer.metrics.aopc import aopc
-from dicom_factory import good_dcm
 
 
 def test_curves_and_sensitivity_document(tmp_path: Path, model_card: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from camviewer.cli import main
 from conftest import write_model
 from dicom_factory import good_dcm
+
+from camviewer.cli import main
 
 FIVE = "gradcam,hirescam,gradcampp,xgradcam,layercam"
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import gradient, make_dataset, write
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from camviewer.io import load_image
 from camviewer.io.grayscale import Lut, ModalityTransform, VoiPreset, Window, apply_voi, apply_window, auto_window
-from dicom_factory import gradient, make_dataset, write
 
 
 def reference_window(x: float, c: float, w: float, function: str) -> float:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from test_cams import _randomise_batchnorm
 from torch import nn
 from zennit.attribution import Gradient
 from zennit.composites import EpsilonPlusFlat
@@ -16,7 +17,6 @@ from camviewer import errors
 from camviewer.explain.canonizers import ExactNamedMerge, _densenet_merge_pairs
 from camviewer.explain.lrp import LRP_METHODS, compute_lrp, input_bounds
 from camviewer.model.architectures import ARCHITECTURES
-from test_cams import _randomise_batchnorm
 
 METHODS = sorted(LRP_METHODS)
 BOUNDS = input_bounds((0.0, 1.0), (0.5,), (0.25,))

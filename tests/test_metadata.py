@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dicom_factory import good_dcm, make_dataset, write
 from PIL import Image
 from pydicom import uid
 from pydicom.dataset import Dataset
 
 from camviewer.io import Metadata, load_image
-from dicom_factory import good_dcm, make_dataset, write
 
 FAKE_NAME_PARTS = ("smith", "john", "doe")
 

@@ -154,10 +154,10 @@ def test_informative_warnings_become_notes_and_noise_is_dropped(tmp_path: Path, 
     real_load = torch.load
 
     def noisy_load(*args: object, **kwargs: object) -> object:
-        warnings.warn("Detected pickle protocol 3 in the checkpoint", UserWarning)
-        warnings.warn("some API is deprecated", FutureWarning)
+        warnings.warn("Detected pickle protocol 3 in the checkpoint", UserWarning, stacklevel=2)
+        warnings.warn("some API is deprecated", FutureWarning, stacklevel=2)
         for _ in range(2):
-            warnings.warn("The default load endianness was changed\nsecond line", UserWarning)
+            warnings.warn("The default load endianness was changed\nsecond line", UserWarning, stacklevel=2)
         return real_load(*args, **kwargs)
 
     path = tmp_path / "w.pt"

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from dicom_factory import gradient
 from PIL import Image
 
 from camviewer.io import load_image
-from dicom_factory import gradient
 
 
 def rgb_of(bits: int, rows: int = 40, columns: int = 53) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from camviewer import errors
 from camviewer.cli.options import choices_list, comma_list, core_value
 from camviewer.engine.exports import EXPORTS
 from camviewer.engine.requests import METHOD_NAMES
@@ -15,7 +16,6 @@ from camviewer.explain.targets import Target, parse_targets
 from camviewer.metrics.perturbation import Perturbation, parse_perturbation
 from camviewer.metrics.regions import ORDERS
 from camviewer.metrics.sensitivity import SensitivitySpec
-from camviewer import errors
 
 
 def methods(text: str) -> tuple[str, ...]:

@@ -24,10 +24,10 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from camviewer.geometry import resize
 from camviewer.io.write import atomic_write_bytes
 from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.device import select_device
-from camviewer.geometry import resize
 from camviewer.phantom import CLASSES, Phantom, generate
 
 INPUT_SIZE = 192

@@ -65,7 +65,7 @@ def _densenet_attributes(_name: str, module: nn.Module) -> dict[str, Any] | None
 
 
 def _densenet_merge_pairs(model: nn.Module) -> list[tuple[tuple[str, ...], str]]:
-    pairs = []
+    pairs: list[tuple[tuple[str, ...], str]] = []
     for name, module in model.named_modules():
         prefix = f"{name}." if name else ""
         if isinstance(module, _DenseLayer):

@@ -23,7 +23,6 @@ from camviewer.explain.layers import TargetLayer
 from camviewer.explain.modules import HOMOGENEOUS_PASS_THROUGH
 
 
-
 @dataclass(frozen=True, eq=False)
 class CamResult:
     """Maps (h, w) for one image and one target, keyed by method name, with sanity checks."""

@@ -2,9 +2,10 @@
 
 A probe forward pass records every module's output. The automatic choice is the last module
 to finish, in execution order, that runs once, outputs a 4-D map larger than 1x1 and is not a
-pooling layer (ResNet: ``layer4``; DenseNet: ``features``; VGG: ``features``). When that output is later rectified *in place* by a functional ReLU (torchvision
-DenseNet's ``F.relu(features, inplace=True)``), the layer is marked ``rectify``: camviewer
-explains ``relu(output)`` as a tensor of its own (pitfall P1).
+pooling layer (ResNet: ``layer4``; DenseNet: ``features``; VGG: ``features``). When that
+output is later rectified *in place* by a functional ReLU (torchvision DenseNet's
+``F.relu(features, inplace=True)``), the layer is marked ``rectify``: camviewer explains
+``relu(output)`` as a tensor of its own (pitfall P1).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from torch import nn
 
 from camviewer import errors
 from camviewer.explain.modules import POOLING
-
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import fx, nn
@@ -184,7 +186,7 @@ class _Profiler(fx.Interpreter):
 
     def run_node(self, n: fx.Node) -> object:
         result = super().run_node(n)
-        self.flops[n.name] = _flops(self.fetch_attr(n.target), result) if n.op == "call_module" else 0
+        self.flops[n.name] = _flops(self.fetch_attr(str(n.target)), result) if n.op == "call_module" else 0
         if isinstance(result, torch.Tensor) and result.ndim == 4 and result.is_floating_point():
             self.supports[n.name] = torch.isnan(result).any(dim=1)[0].cpu().numpy()
         return result
@@ -216,7 +218,7 @@ def _suffix(graph_module: fx.GraphModule, node: fx.Node) -> fx.GraphModule:
     return _pruned(fx.GraphModule(graph_module, graph), inputs)
 
 
-def _pruned(module: fx.GraphModule, unused_inputs: list[fx.Node] = ()) -> fx.GraphModule:
+def _pruned(module: fx.GraphModule, unused_inputs: Sequence[fx.Node] = ()) -> fx.GraphModule:
     """Drops nodes the output does not need (and the given placeholders, then unused), and recompiles."""
     module.graph.eliminate_dead_code()
     for node in unused_inputs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 from types import MappingProxyType
 
 import torch
@@ -29,7 +30,9 @@ def _first_conv_channels(conv: nn.Conv2d, channels: int) -> nn.Conv2d:
     """The same convolution taking ``channels`` inputs (1-channel X-ray models)."""
     if channels == conv.in_channels:
         return conv
-    return nn.Conv2d(channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
+    square = cast(tuple[int, int], conv.kernel_size), cast(tuple[int, int], conv.stride)
+    padding = cast(tuple[int, int] | str, conv.padding)  # torch types them as tuples of any length
+    return nn.Conv2d(channels, conv.out_channels, square[0], square[1], padding, bias=conv.bias is not None)
 
 
 def _resnet(factory: Callable[..., models.ResNet]) -> Builder:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camviewer.phantom.shapes import (curves_mask, ellipse_field, ellipse_mask, grid, polygon_mask, rounded,
-                                      smooth_noise, soften)
+from camviewer.phantom.shapes import curves_mask, ellipse_field, ellipse_mask, grid, polygon_mask, rounded, smooth_noise, soften
 
 # Lung outline of the patient's right lung in (u, v): u = 0 medial .. 1 lateral, v = 0 apex .. 1
 # costophrenic angle; clockwise from the apex, down the chest wall, along the dome, up the mediastinum.
@@ -252,5 +251,5 @@ def vessel_tree(params: AnatomyParams, size: int, hila: list[tuple[float, float]
                 end = start + length * np.array([side * np.cos(angle), np.sin(angle)])
                 segments.append(np.stack([start, end]))
                 start = end
-    return sum(soften(curves_mask(size, segments, (0.011 - 0.003 * k) * params.scale), size / 300)
-               for k, segments in enumerate(generations))
+    return np.sum([soften(curves_mask(size, segments, (0.011 - 0.003 * k) * params.scale), size / 300)
+                   for k, segments in enumerate(generations)], axis=0)

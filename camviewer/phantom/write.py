@@ -74,7 +74,7 @@ def _identify(ds: Dataset, modality: Modality, seed: int) -> None:
     ds.file_meta.TransferSyntaxUID = uid.ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = SOP_CLASSES[modality]
     ds.file_meta.MediaStorageSOPInstanceUID = instance
-    ds.SOPClassUID, ds.SOPInstanceUID = SOP_CLASSES[modality], instance
+    ds.SOPClassUID, ds.SOPInstanceUID = uid.UID(SOP_CLASSES[modality]), instance
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
     ds.Modality = modality
     ds.Manufacturer = "camviewer"
