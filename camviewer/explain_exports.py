@@ -25,19 +25,21 @@ def export_files(result: ImageResult, stem: str, out: Path, exports: tuple[str, 
     """Write the requested exports; return, per explanation, the files written for it."""
     assert result.model_input is not None
     image = load_image(result.path)
-    display, geometry = image.display(), result.model_input.geometry
+    geometry = result.model_input.geometry
     date = datetime.now().strftime("%Y-%m-%d %H:%M")
     files: Files = {k: {} for k in range(len(result.explanations))}
     for k, explanation in enumerate(result.explanations):
         entry = _entry(explanation)
         chosen = _style(style, explanation.signed)
         if "png" in exports:
-            picture = annotated(display, geometry, entry, _caption(result, explanation, model, date), chosen)
             name = f"{stem}__{explanation.method}__{explanation.target_index}__annotated.png"
+            picture = annotated(image, geometry, entry, _caption(result, explanation, model, date), chosen)
             files[k]["export_png"] = write_png(out / name, picture, ProtectedInputs.of([result.path]))
+            del picture  # one source-size canvas at a time
         if "dicom" in exports and image.metadata.format == "dicom":
-            picture = source_overlay(display, geometry, explanation.map, explanation.signed, chosen)
+            picture = source_overlay(image, geometry, explanation.map, explanation.signed, chosen)
             files[k]["export_dicom"] = _write_dicom(result.path, out, stem, explanation, picture)
+            del picture
     if "dicom" in exports and image.metadata.format != "dicom":
         print(f"camviewer: DICOM export skipped: the input is not DICOM ({result.path.name})", file=sys.stderr)
     if "panel" in exports:

@@ -101,10 +101,15 @@ def colourise(display: np.ndarray, cmap: str) -> np.ndarray:
     return colormap(cmap)[colour_index(display, cmap)]
 
 
+def gray_levels(pixels: np.ndarray) -> np.ndarray:
+    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float32 0..255, shaped (H, W, 1) or (H, W, 3)."""
+    planes = pixels if pixels.ndim == 3 else pixels[..., None]
+    return planes.clip(0, 1).astype(np.float32) * 255
+
+
 def gray_rgb(pixels: np.ndarray) -> np.ndarray:
-    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float RGB in 0..255."""
-    base = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
-    return base.clip(0, 1).astype(np.float32) * 255
+    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float RGB in 0..255 (a read-only view for gray)."""
+    return np.broadcast_to(gray_levels(pixels), (*pixels.shape[:2], 3))
 
 
 def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, cmap: str = "inferno",
@@ -113,24 +118,43 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, 
     style = style or OverlayStyle(cmap=cmap, alpha=alpha)
     rows, cols = pixels.shape[:2]
     resized = cv2.resize(heat.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
-    base = gray_rgb(pixels)
+    out = np.empty((rows, cols, 3), np.uint8)
+    blend(pixels, resized, style, out)
     if style.contours:
-        return _contours(base, resized, style)
-    colour = colourise(resized, style.cmap).astype(np.float32)
-    shown = np.isfinite(resized) & (np.abs(np.nan_to_num(resized)) >= style.threshold)
-    weight = np.where(shown, style.alpha, 0.0)[..., None]
-    return np.rint((1 - weight) * base + weight * colour).clip(0, 255).astype(np.uint8)
+        draw_contours(out, contour_levels(resized), style)
+    return out
 
 
-def _contours(base: np.ndarray, display: np.ndarray, style: OverlayStyle) -> np.ndarray:
-    """Iso-lines at fixed display levels, coloured by the colormap, 2 px wide."""
-    canvas = np.ascontiguousarray(np.rint(base).astype(np.uint8))
+def blend(pixels: np.ndarray, display: np.ndarray, style: OverlayStyle, out: np.ndarray) -> None:
+    """Write into ``out`` (uint8 RGB) the display map (NaN = not covered) blended over pixels of its
+    size; with ``style.contours`` only the gray pixels (:func:`draw_contours` adds the lines)."""
+    base = gray_levels(pixels)
+    out[...] = np.rint(base)
+    if style.contours:
+        return
+    shown = np.isfinite(display) & (np.abs(np.nan_to_num(display)) >= style.threshold)
+    mixed = np.multiply(colourise(display, style.cmap), style.alpha, dtype=np.float64)
+    mixed += np.multiply(base, 1.0 - style.alpha, dtype=np.float64)  # (1 - a) gray + a colour, in float64
+    np.copyto(out, np.rint(mixed), casting="unsafe", where=shown[..., None])
+
+
+def contour_levels(display: np.ndarray) -> np.ndarray:
+    """How many of the :data:`CONTOUR_LEVELS` each display value's magnitude reaches, as uint8."""
     magnitude = np.abs(np.nan_to_num(display))
+    reached = np.zeros(display.shape, np.uint8)
     for level in CONTOUR_LEVELS:
+        reached += magnitude >= level
+    return reached
+
+
+def draw_contours(canvas: np.ndarray, reached: np.ndarray, style: OverlayStyle) -> None:
+    """Iso-lines at the fixed display levels (from :func:`contour_levels`), coloured by the colormap,
+    2 px wide, drawn on the uint8 RGB canvas."""
+    mask = np.empty(reached.shape, np.uint8)
+    for n, level in enumerate(CONTOUR_LEVELS):
         if level < style.threshold:
             continue
-        mask = (magnitude >= level).astype(np.uint8)
+        np.greater(reached, n, out=mask)
         outlines, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
         colour = tuple(int(c) for c in colormap(style.cmap)[colour_index(np.array(level), style.cmap)])
         cv2.drawContours(canvas, outlines, -1, colour, 2, cv2.LINE_AA)
-    return canvas
