@@ -3,18 +3,23 @@
 One place for every resize in camviewer:
 
 - :func:`resize` for images (area averaging when shrinking, bilinear when enlarging), used to make
-  model input and to show maps over images;
+  model input and to show maps over model-size images;
 - :func:`bilinear` for attribution maps scored by the metrics (float64, bilinear both ways);
 - :class:`InputGeometry` records a resize policy (stretch, letterbox, centre crop), so that maps
-  computed over the model input go back onto the source pixels.
+  computed over the model input go back onto the source pixels, whole or a band of rows at a time;
+- :func:`row_bands` splits a large array into bands of rows, so that full-resolution work needs
+  only band-sized temporaries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+BAND_PIXELS = 1 << 19  # elements per band of rows (about 2 MiB of float32)
 
 
 @dataclass(frozen=True)
@@ -35,12 +40,20 @@ class InputGeometry:
     placed: Box
 
     def to_source(self, plane: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """Map an (h, w) plane over the model input onto the source pixel grid (bilinear)."""
+        """Map an (h, w) plane over the model input onto the source pixel grid (bilinear), float32;
+        source pixels the model did not see take ``fill``."""
+        return self.to_source_rows(plane, 0, self.source_shape[0], fill)
+
+    def to_source_rows(self, plane: np.ndarray, start: int, stop: int, fill: float = 0.0) -> np.ndarray:
+        """Rows ``start:stop`` of :meth:`to_source`, computed from the plane rows they need only."""
         on_input = resize(plane.astype(np.float32), self.input_shape)
         p, c = self.placed, self.crop
-        region = resize(on_input[p.top : p.top + p.height, p.left : p.left + p.width], (c.height, c.width))
-        out = np.full(self.source_shape, fill, dtype=np.float32)
-        out[c.top : c.top + c.height, c.left : c.left + c.width] = region
+        region = on_input[p.top : p.top + p.height, p.left : p.left + p.width]
+        out = np.full((stop - start, self.source_shape[1]), fill, dtype=np.float32)
+        top, bottom = max(start, c.top), min(stop, c.top + c.height)
+        if top < bottom:
+            rows = _resampled_rows(region, (c.height, c.width), top - c.top, bottom - c.top)
+            out[top - start : bottom - start, c.left : c.left + c.width] = rows
         return out
 
 
@@ -65,11 +78,45 @@ def input_geometry(source: tuple[int, int], target: tuple[int, int], policy: str
 def resize(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """An image resized to ``shape`` (H, W): area averaging when shrinking, bilinear when enlarging;
     (H, W) or (H, W, C), the dtype kept."""
-    rows, cols = plane.shape[:2]
-    if (rows, cols) == tuple(shape):
+    if plane.shape[:2] == tuple(shape):
         return plane.copy()
-    shrinking = shape[0] < rows and shape[1] < cols
-    return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    interpolation = cv2.INTER_AREA if _shrinks(plane.shape[:2], shape) else cv2.INTER_LINEAR
+    return cv2.resize(plane, (shape[1], shape[0]), interpolation=interpolation)
+
+
+def _shrinks(source: tuple[int, ...], shape: tuple[int, int]) -> bool:
+    return shape[0] < source[0] and shape[1] < source[1]
+
+
+def _resampled_rows(plane: np.ndarray, shape: tuple[int, int], start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of an (h, w) float32 plane resampled to ``shape`` (H, W), as :func:`resize`
+    samples it: area averaging when shrinking (the whole plane, which is then smaller than the model
+    input), else bilinear with half-pixel centres and clamped edges, in float64, row by row."""
+    if _shrinks(plane.shape, shape):
+        return resize(plane, shape)[start:stop]
+    low, high, weight = _linear_taps(plane.shape[0], shape[0])
+    low, high, weight = low[start:stop], high[start:stop], weight[start:stop, None]
+    first = int(low[0])
+    needed = plane[first : int(high[-1]) + 1].astype(np.float64)
+    left, right, across = _linear_taps(plane.shape[1], shape[1])
+    columns = needed[:, left] * (1.0 - across) + needed[:, right] * across
+    return (columns[low - first] * (1.0 - weight) + columns[high - first] * weight).astype(np.float32)
+
+
+def _linear_taps(size: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``target`` output positions: the two input indices and the weight of the second."""
+    position = np.clip((np.arange(target) + 0.5) * (size / target) - 0.5, 0.0, size - 1.0)
+    low = position.astype(np.intp)
+    return low, np.minimum(low + 1, size - 1), position - low
+
+
+def row_bands(shape: tuple[int, ...]) -> Iterator[slice]:
+    """Slices of consecutive rows (first axis) that cover an array of ``shape``, each of about
+    :data:`BAND_PIXELS` elements and at least one row."""
+    per_row = max(1, int(np.prod(shape[1:])))
+    step = max(1, BAND_PIXELS // per_row)
+    for start in range(0, shape[0], step):
+        yield slice(start, min(shape[0], start + step))
 
 
 def bilinear(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

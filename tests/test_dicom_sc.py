@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import make_dataset, write
 from pydicom import uid
 
 from camviewer import errors
 from camviewer.export.dicom_sc import read_source_header, secondary_capture, write_secondary_capture
 from camviewer.io.write import ProtectedInputs
-from dicom_factory import make_dataset, write
 
 PHI = {
     "PatientName": "Doe^Jane",
@@ -245,3 +245,25 @@ def test_read_source_header_skips_pixels(source_path: Path) -> None:
     header = read_source_header(source_path)
     assert "PixelData" not in header
     assert header.Rows == 64
+
+
+def test_odd_sized_pixel_data_is_padded_to_an_even_length(tmp_path: Path) -> None:
+    """3 x 3 RGB is 27 bytes: written as 28, the pad a zero byte, and read back unchanged."""
+    overlay = np.random.default_rng(1).integers(0, 256, (3, 3, 3), dtype=np.uint8)
+    source = make_dataset(pixels=np.zeros((3, 3), np.uint16))
+    path = tmp_path / "odd.dcm"
+    write_secondary_capture(path, secondary_capture(source, overlay, method="Grad-CAM", description="x"))
+    result = pydicom.dcmread(path)
+    assert len(result.PixelData) == 28 and result.PixelData[-1:] == b"\x00"
+    np.testing.assert_array_equal(result.pixel_array, overlay)
+    if DCIODVFY:
+        assert dciodvfy_errors(path) == []
+
+
+def test_a_data_set_can_be_written_twice(tmp_path: Path, overlay: np.ndarray) -> None:
+    """The Pixel Data stream is re-read from its start for every write."""
+    dataset = secondary_capture(make_dataset(), overlay, method="Grad-CAM", description="x")
+    write_secondary_capture(tmp_path / "a.dcm", dataset)
+    write_secondary_capture(tmp_path / "b.dcm", dataset)
+    for name in ("a.dcm", "b.dcm"):
+        np.testing.assert_array_equal(pydicom.dcmread(tmp_path / name).pixel_array, overlay)

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import gradient, make_dataset, write
 
+from camviewer import geometry
+from camviewer.geometry import resize
 from camviewer.io import load_image
 from camviewer.model.card import InputSpec
 from camviewer.model.preprocess import prepare
-from dicom_factory import gradient, make_dataset, write
 
 
 def spec(**changes: object) -> InputSpec:
@@ -62,3 +64,30 @@ def test_rgb_source_becomes_one_luminance_channel(tmp_path: Path) -> None:
     Image.fromarray(rgb).save(tmp_path / "red.png")
     out = prepare(load_image(tmp_path / "red.png"), spec())
     np.testing.assert_allclose(out.tensor.numpy(), 0.299, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_channels_are_made_at_model_size_with_the_same_values(tmp_path: Path, channels: int) -> None:
+    """Resizing before repeating the gray channel gives what repeating then resizing gave."""
+    ds = make_dataset(pixels=gradient(100, 90, bits=16))
+    image = load_image(write(ds, tmp_path / "g.dcm"))
+    out = prepare(image, spec(channels=channels, mean=(0.0,) * channels, std=(1.0,) * channels))
+    reference = resize(np.repeat(image.display()[..., None], channels, axis=-1), (32, 32)).reshape(32, 32, channels)
+    np.testing.assert_array_equal(out.tensor.numpy(), reference.transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_prepare_makes_one_source_size_array(tmp_path: Path, channels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the [0, 1] image (4 bytes per source pixel) is made at source size: no repeated channels,
+    and the window is applied in bands (made small here, so that they do not count)."""
+    import tracemalloc
+
+    monkeypatch.setattr(geometry, "BAND_PIXELS", 1 << 12)
+    image = load_image(write(make_dataset(pixels=gradient(1024, 1024, bits=16)), tmp_path / "big.dcm"))
+    tracemalloc.start()
+    try:
+        prepare(image, spec(channels=channels, mean=(0.0,) * channels, std=(1.0,) * channels))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4.6 * 1024 * 1024

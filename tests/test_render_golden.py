@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import FAKE_PHI, good_dcm
 from PIL import Image
 
 from camviewer.cli import main
@@ -21,7 +22,6 @@ from camviewer.geometry import input_geometry
 from camviewer.render.annotate import colour_bar, region_grid
 from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay
 from camviewer.render.overlay import OverlayStyle, normalise, overlay
-from dicom_factory import FAKE_PHI, good_dcm
 
 GOLDEN = Path(__file__).parent / "golden"
 ROWS, COLS = 48, 64

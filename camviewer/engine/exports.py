@@ -18,8 +18,8 @@ from camviewer.engine.results import EvaluationResult, Explanation, ImageResult
 from camviewer.engine.session import ModelSession
 from camviewer.export.dicom_sc import secondary_capture, write_secondary_capture
 from camviewer.io.write import ProtectedInputs, atomic_write_bytes, write_png
-from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay, style_for
-from camviewer.render.overlay import OverlayStyle, normalise, overlay
+from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay
+from camviewer.render.overlay import OverlayStyle, for_map, normalise, overlay
 from camviewer.render.plot import curve_plot
 
 EXPORTS: tuple[str, ...] = ("png", "panel", "dicom")
@@ -77,8 +77,7 @@ def _args(result: ImageResult, e: Explanation) -> tuple[int, str, int, str]:
 
 
 def _style(options: OutputOptions, signed: bool) -> OverlayStyle:
-    s = options.style
-    return style_for(signed, s.cmap, alpha=s.alpha, threshold=s.threshold, contours=s.contours)
+    return for_map(options.style, signed)
 
 
 def _overlay(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions,
@@ -106,14 +105,14 @@ def _annotated(result: ImageResult, names: OutputNames, e: Explanation, options:
     assert result.model_input is not None and result.image is not None
     caption = Caption(session.card.name, session.model.weights_sha256, e.target_label, result.probability(e.target_index),
                       e.method, e.layer, date)
-    picture = annotated(result.image.display(), result.model_input.geometry, _entry(e), caption, _style(options, e.signed))
+    picture = annotated(result.image, result.model_input.geometry, _entry(e), caption, _style(options, e.signed))
     return write_png(options.folder / names.annotated(*_args(result, e)), picture, protected)
 
 
 def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions,
                        protected: ProtectedInputs) -> str:
     assert result.model_input is not None and result.image is not None and result.image.header is not None
-    picture = source_overlay(result.image.display(), result.model_input.geometry, e.map, e.signed, _style(options, e.signed))
+    picture = source_overlay(result.image, result.model_input.geometry, e.map, e.signed, _style(options, e.signed))
     dataset = secondary_capture(result.image.header, picture, method=e.method,
                                 description=f"camviewer {e.method} overlay")
     path = options.folder / names.secondary_capture(*_args(result, e))

@@ -67,7 +67,7 @@ from pydicom.valuerep import PersonName, validate_value
 
 from camviewer import __version__
 from camviewer.io.dicom import read_dataset
-from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_write_bytes
+from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_file
 
 SOFTWARE_NAME = "camviewer"
 SERIES_NUMBER = 9001  # high, so that the export sorts after the acquired series
@@ -77,6 +77,7 @@ DEIDENTIFICATION_METHOD = "camviewer: PS3.15 E.1 Basic Application Confidentiali
 BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 MAX_LO_CHARS = 64
 PREAMBLE = bytes(128)
+PIXEL_DATA = 0x7FE00010
 UNPAIRED_BODY_PARTS = {"CHEST", "THORAX", "ABDOMEN", "PELVIS", "HEAD", "SKULL", "NECK", "SPINE", "HEART"}
 UNICODE_CHARSET = "ISO_IR 192"
 # Patient (Type 2) and General Study (Type 2) attributes: copied when identified, else empty.
@@ -94,6 +95,7 @@ def secondary_capture(source: Dataset, overlay: np.ndarray, *, method: str, desc
     ``method`` names the explanation (e.g. "Grad-CAM") in the Derivation Description.
     ``description`` becomes the Series Description, cut to 64 characters. It must not
     carry patient data. The result is de-identified unless ``keep_identity`` is True.
+    Its Pixel Data reads the overlay's memory (no copy): leave the overlay unchanged until written.
     """
     _check_overlay(overlay, source)
     now = now or datetime.now()
@@ -114,12 +116,12 @@ def write_secondary_capture(path: Path, dataset: Dataset, protected: ProtectedIn
     Raises OutputError when ``path`` would replace a protected input, or when writing fails. No
     partial or temporary file is left behind. The preamble is zeroed whatever the data
     set carries (CVE-2019-11687: a preamble can make a DICOM file also an executable).
+    The data set goes straight into the temporary file; its pixels are not copied.
     """
-    buffer = io.BytesIO()
-    pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
-    data = bytearray(buffer.getvalue())
-    data[: len(PREAMBLE)] = PREAMBLE
-    atomic_write_bytes(path, bytes(data), protected)
+    with atomic_file(path, protected) as fp:
+        pydicom.dcmwrite(fp, dataset, enforce_file_format=True)
+        fp.seek(0)
+        fp.write(PREAMBLE)
 
 
 def read_source_header(path: Path) -> Dataset:
@@ -132,7 +134,7 @@ def read_source_header(path: Path) -> Dataset:
 
 
 def _check_overlay(overlay: np.ndarray, source: Dataset) -> None:
-    shape = getattr(overlay, "shape", ())
+    shape: tuple[int, ...] = tuple(getattr(overlay, "shape", ()))
     if getattr(overlay, "dtype", None) != np.uint8 or len(shape) != 3 or shape[2] != 3 or 0 in shape:
         raise ValueError("overlay must be a non-empty uint8 RGB array of shape (rows, columns, 3)")
     expected = (_number(source, "Rows"), _number(source, "Columns"))
@@ -220,11 +222,47 @@ def _add_derivation(ds: Dataset, source: Dataset, method: str, keep_identity: bo
 
 
 def _add_pixels(ds: Dataset, overlay: np.ndarray, source: Dataset) -> None:
-    """Image Pixel module (8-bit RGB, interleaved) and the pixel-history attributes."""
-    ds.set_pixel_data(np.ascontiguousarray(overlay), "RGB", 8, generate_instance_uid=False)
+    """Image Pixel module (8-bit RGB, interleaved) and the pixel-history attributes.
+
+    Pixel Data is a stream over the overlay's own memory, which pydicom writes in chunks.
+    """
+    ds.Rows, ds.Columns = overlay.shape[:2]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.add_new(PIXEL_DATA, "OB", PixelStream(np.ascontiguousarray(overlay)))
     ds.BurnedInAnnotation = "YES"
     # PS3.3 C.7.6.1.1.5: once an image has been lossy compressed, "01" is never reset.
     ds.LossyImageCompression = "01" if _text(source, "LossyImageCompression") == "01" else "00"
+
+
+class PixelStream(io.BufferedIOBase):
+    """A readable, seekable stream over an array's bytes, padded with a zero byte to an even length
+    (a Pixel Data value that pydicom writes in chunks instead of copying it)."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        super().__init__()
+        self._data = pixels.data.cast("B")
+        self._size = len(self._data) + len(self._data) % 2
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, start + offset)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        stop = self._size if size is None or size < 0 else min(self._size, self._position + size)
+        start, self._position = self._position, max(self._position, stop)
+        return bytes(self._data[start:stop]) + bytes(max(0, stop - max(start, len(self._data))))
 
 
 def _replacement_uid(original: str) -> str:

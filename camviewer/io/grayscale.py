@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from camviewer.geometry import row_bands
+
 VoiFunction = Literal["LINEAR", "LINEAR_EXACT", "SIGMOID"]
 VOI_FUNCTIONS: tuple[VoiFunction, ...] = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 
@@ -25,9 +27,12 @@ class Lut:
     bits: int
 
     def apply(self, values: np.ndarray) -> np.ndarray:
-        """Map input values; inputs below/above the table take its first/last entry."""
-        index = np.clip(np.rint(values) - self.first_mapped, 0, len(self.data) - 1)
-        return self.data[index.astype(np.intp)].astype(np.float32)
+        """Map input values (float32 out); inputs below/above the table take its first/last entry."""
+        out = np.empty(values.shape, np.float32)
+        for rows in row_bands(values.shape):
+            index = np.clip(np.rint(values[rows]) - self.first_mapped, 0, len(self.data) - 1)
+            out[rows] = self.data[index.astype(np.intp)]
+        return out
 
     @property
     def output_max(self) -> int:
@@ -128,17 +133,29 @@ def apply_polarity(voi_output: np.ndarray, invert: bool) -> np.ndarray:
 
 
 def auto_window(values: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> Window:
-    """A LINEAR_EXACT window spanning the given percentiles of the finite values."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    """A LINEAR_EXACT window spanning the given percentiles of (about a million of) the finite values."""
+    count = sum(int(np.count_nonzero(np.isfinite(values[rows]))) for rows in row_bands(values.shape))
+    if count == 0:
         return Window(0.5, 1.0, "LINEAR_EXACT")
-    sample = finite[:: max(1, finite.size // 1_000_000)]
+    sample, lowest, highest = _finite_sample(values, max(1, count // 1_000_000))
     lo, hi = (float(v) for v in np.percentile(sample, (low_pct, high_pct)))
     if hi <= lo:
-        lo, hi = float(finite.min()), float(finite.max())
+        lo, hi = lowest, highest
     if hi <= lo:
         return Window(lo, 1.0, "LINEAR_EXACT")
     return Window((lo + hi) / 2.0, hi - lo, "LINEAR_EXACT")
+
+
+def _finite_sample(values: np.ndarray, step: int) -> tuple[np.ndarray, float, float]:
+    """Every ``step``-th finite value (in C order), and the finite minimum and maximum, band by band."""
+    parts, seen, lowest, highest = [], 0, np.inf, -np.inf
+    for rows in row_bands(values.shape):
+        finite = values[rows][np.isfinite(values[rows])]
+        if finite.size:
+            parts.append(finite[(-seen) % step :: step].copy())  # not a view: the band is freed
+            lowest, highest = min(lowest, float(finite.min())), max(highest, float(finite.max()))
+        seen += finite.size
+    return np.concatenate(parts), lowest, highest
 
 
 def range_window(lo: float, hi: float) -> Window:

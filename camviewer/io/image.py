@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydicom.uid import UID_dictionary
 
+from camviewer.geometry import row_bands
 from camviewer.io.grayscale import VoiPreset, apply_polarity, apply_voi, range_window
 
 if TYPE_CHECKING:
@@ -128,8 +129,15 @@ class XrayImage:
 
     def display(self, preset: VoiPreset | None = None) -> np.ndarray:
         """Float32 in [0, 1], 1 = white: VOI (the default preset if none), then polarity."""
+        out = np.empty(self.values.shape, np.float32)
+        for rows in row_bands(self.values.shape):
+            out[rows] = self.display_rows(rows.start, rows.stop, preset)
+        return out
+
+    def display_rows(self, start: int, stop: int, preset: VoiPreset | None = None) -> np.ndarray:
+        """Rows ``start:stop`` of :meth:`display`."""
         chosen = self.presets[self.default_preset] if preset is None else preset
-        return apply_polarity(apply_voi(self.values, chosen), self.invert)
+        return apply_polarity(apply_voi(self.values[start:stop], chosen), self.invert)
 
     def full_range(self) -> np.ndarray:
         """Float32 in [0, 1] over the whole nominal value range, polarity applied."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+import struct
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,9 +17,11 @@ from typing import BinaryIO
 import numpy as np
 
 from camviewer import errors
+from camviewer.geometry import row_bands
 
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_ZLIB_LEVEL = 1
 
 
 def safe_name(text: str, fallback: str = "image") -> str:
@@ -121,18 +125,44 @@ def _reason(exc: OSError) -> str:
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """PNG bytes of a uint8/uint16 gray (H, W) or RGB (H, W, 3) array."""
-    import cv2
-
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise ValueError("PNG pixels must be uint8 or uint16")
-    bgr = pixels[..., ::-1] if pixels.ndim == 3 else pixels
-    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(bgr))
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buffer.tobytes()
+    return b"".join(png_chunks(pixels))
 
 
 def write_png(path: str | Path, pixels: np.ndarray, protected: ProtectedInputs = NO_INPUTS) -> str:
-    """Atomically write a PNG, refusing to replace a protected input; return the path written."""
-    atomic_write_bytes(path, encode_png(pixels), protected)
+    """Atomically write a PNG, refusing to replace a protected input; return the path written.
+    The file is encoded and written a band of rows at a time: no full-size copy is made."""
+    with atomic_file(path, protected) as fp:
+        for chunk in png_chunks(pixels):
+            fp.write(chunk)
     return str(path)
+
+
+def png_chunks(pixels: np.ndarray) -> Iterator[bytes]:
+    """A PNG file in pieces: the header, then compressed image data for one band of rows at a time
+    (PNG filter Sub and zlib level 1, OpenCV's fast defaults), then the end."""
+    if pixels.dtype not in (np.uint8, np.uint16) or pixels.ndim not in (2, 3) or pixels.ndim == 3 and pixels.shape[2] != 3:
+        raise ValueError("PNG pixels must be uint8 or uint16, (H, W) or (H, W, 3)")
+    rows, cols = pixels.shape[:2]
+    colour_type = 2 if pixels.ndim == 3 else 0
+    yield PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", cols, rows, 8 * pixels.itemsize, colour_type, 0, 0, 0))
+    compressor = zlib.compressobj(PNG_ZLIB_LEVEL)
+    for band in row_bands(pixels.shape):
+        data = compressor.compress(_sub_filtered(pixels[band]).data)
+        if data:
+            yield _chunk(b"IDAT", data)
+    yield _chunk(b"IDAT", compressor.flush()) + _chunk(b"IEND", b"")
+
+
+def _sub_filtered(band: np.ndarray) -> np.ndarray:
+    """Scanlines of big-endian samples, each led by filter type 1 (Sub: minus the pixel to the left)."""
+    raw = band.astype(band.dtype.newbyteorder(">"), copy=False).view(np.uint8).reshape(band.shape[0], -1)
+    step = band.itemsize * (band.shape[2] if band.ndim == 3 else 1)
+    lines = np.empty((raw.shape[0], raw.shape[1] + 1), np.uint8)
+    lines[:, 0] = 1
+    lines[:, 1 : 1 + step] = raw[:, :step]
+    np.subtract(raw[:, step:], raw[:, :-step], out=lines[:, 1 + step :])
+    return lines
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))

@@ -15,9 +15,8 @@ whole model, so a model that is not translation-equivariant (or cannot be traced
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
 from types import MappingProxyType
+from typing import cast
 
 import torch
 from torch import nn

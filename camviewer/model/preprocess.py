@@ -31,21 +31,23 @@ def source_pixels(image: XrayImage, spec: InputSpec) -> np.ndarray:
 
 
 def _channels(unit: np.ndarray, channels: int) -> np.ndarray:
-    if unit.ndim == 3 and channels == 1:
-        return (unit @ LUMINANCE)[..., None]
+    """(h, w, channels) from a gray (h, w) or RGB (h, w, 3) model-size image."""
     if unit.ndim == 2:
         return np.repeat(unit[..., None], channels, axis=-1)
     return unit
 
 
 def prepare(image: XrayImage, spec: InputSpec) -> ModelInput:
-    """Window/polarity -> channels -> resize policy -> value range -> (x - mean) / std."""
-    unit = _channels(source_pixels(image, spec), spec.channels)
+    """Window/polarity -> luminance (RGB to one channel) -> resize policy -> channels -> value range
+    -> (x - mean) / std. Only the [0, 1] image (and the luminance of RGB) is made at source size."""
+    unit = source_pixels(image, spec)
+    if unit.ndim == 3 and spec.channels == 1:
+        unit = unit @ LUMINANCE
     geometry = input_geometry(unit.shape[:2], spec.size, spec.resize)
     c, p = geometry.crop, geometry.placed
     pixels = np.zeros((*spec.size, spec.channels), dtype=np.float32)
-    region = unit[c.top : c.top + c.height, c.left : c.left + c.width]
-    pixels[p.top : p.top + p.height, p.left : p.left + p.width] = resize(region, (p.height, p.width)).reshape(p.height, p.width, -1)
+    region = resize(unit[c.top : c.top + c.height, c.left : c.left + c.width], (p.height, p.width))
+    pixels[p.top : p.top + p.height, p.left : p.left + p.width] = _channels(region, spec.channels)
     tensor = normalise(torch.from_numpy(to_pixel_scale(pixels, spec))[None], spec)[0]
     shown = pixels[..., 0] if spec.channels == 1 else pixels
     return ModelInput(tensor, shown, geometry)

@@ -72,7 +72,7 @@ def _identify(ds: Dataset, modality: Modality, seed: int) -> None:
                                for part in ("instance", "study", "series"))
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = uid.ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = SOP_CLASSES[modality]
+    ds.file_meta.MediaStorageSOPClassUID = uid.UID(SOP_CLASSES[modality])
     ds.file_meta.MediaStorageSOPInstanceUID = instance
     ds.SOPClassUID, ds.SOPInstanceUID = uid.UID(SOP_CLASSES[modality]), instance
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series

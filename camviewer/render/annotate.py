@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from camviewer.render.overlay import colourise
+from camviewer.render.overlay import DIVERGING, colourise
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)
@@ -23,16 +23,22 @@ def text_scale(height: int) -> float:
     return max(0.35, height / 1400)
 
 
-def colour_bar(height: int, cmap: str, low: float, high: float, label: str) -> np.ndarray:
-    """A vertical bar, ``high`` at the top, with numeric ticks and the normalisation ``label``."""
-    scale = text_scale(height)
-    width = int(160 * scale / 0.5)
-    bar = np.full((height, width, 3), 255, np.uint8)
+def colour_bar_width(height: int) -> int:
+    """The width of :func:`colour_bar` for this height."""
+    return int(160 * text_scale(height) / 0.5)
+
+
+def colour_bar(height: int, cmap: str, low: float, high: float, label: str, out: np.ndarray | None = None) -> np.ndarray:
+    """A vertical bar, ``high`` at the top, with numeric ticks and the normalisation ``label``; drawn
+    into ``out`` (height, :func:`colour_bar_width`, 3) uint8 when given."""
+    scale, width = text_scale(height), colour_bar_width(height)
+    bar = np.empty((height, width, 3), np.uint8) if out is None else out
+    bar[...] = 255
     label_room = int(34 * scale / 0.5)  # below the bar: the lowest tick's digits, then the label
     top, left = int(0.08 * height), int(0.1 * width)
     bottom = max(top + 1, min(int(0.92 * height), height - label_room))
-    ramp = np.linspace(1, -1 if cmap == "coolwarm" else 0, bottom - top)[:, None]
-    bar[top:bottom, left : left + width // 6] = colourise(np.repeat(ramp, width // 6, axis=1), cmap)
+    ramp = np.linspace(1, -1 if cmap == DIVERGING else 0, bottom - top)[:, None]
+    bar[top:bottom, left : left + width // 6] = colourise(ramp, cmap)
     for fraction in (0.0, 0.5, 1.0):
         y = int(top + fraction * (bottom - top - 1))
         value = high + fraction * (low - high)
@@ -41,10 +47,18 @@ def colour_bar(height: int, cmap: str, low: float, high: float, label: str) -> n
     return bar
 
 
-def caption(width: int, lines: Sequence[str], scale: float) -> np.ndarray:
-    """A white band holding one text line per entry."""
+def caption_height(lines: int, scale: float) -> int:
+    """The height of a :func:`caption` band of this many lines."""
     step = int(34 * scale / 0.5)
-    band = np.full((step * len(lines) + step // 2, width, 3), 255, np.uint8)
+    return step * lines + step // 2
+
+
+def caption(width: int, lines: Sequence[str], scale: float, out: np.ndarray | None = None) -> np.ndarray:
+    """A white band holding one text line per entry; drawn into ``out`` (:func:`caption_height`,
+    width, 3) uint8 when given."""
+    step = int(34 * scale / 0.5)
+    band = np.empty((caption_height(len(lines), scale), width, 3), np.uint8) if out is None else out
+    band[...] = 255
     for n, line in enumerate(lines):
         _text(band, line, (10, step * (n + 1) - step // 4), scale)
     return band

@@ -1,4 +1,11 @@
-"""Export pictures: the annotated overlay at source resolution and the comparison panel."""
+"""Export pictures: the annotated overlay at source resolution and the comparison panel.
+
+Source-resolution pictures are rendered band by band (:func:`~camviewer.geometry.row_bands`) into
+one uint8 canvas of the final size: per band, the display values of those rows, the map mapped back
+onto those rows, the blend. So besides the canvas only band-sized temporaries are made. The image
+is an :class:`XrayImage` (display values computed per band, through ``preset`` or its default) or
+an array of [0, 1] display pixels.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camviewer.geometry import InputGeometry, resize
-from camviewer.render.annotate import NOT_FOR_DIAGNOSIS, caption, colour_bar, side_by_side, stacked, text_scale
-from camviewer.render.overlay import Normalisation, OverlayStyle, colourise, gray_rgb, normalise, overlay, scale_of
+from camviewer.geometry import InputGeometry, resize, row_bands
+from camviewer.io.grayscale import VoiPreset
+from camviewer.io.image import XrayImage
+from camviewer.render.annotate import NOT_FOR_DIAGNOSIS, caption, caption_height, colour_bar, colour_bar_width, side_by_side, stacked, text_scale
+from camviewer.render.overlay import (
+    Normalisation,
+    OverlayStyle,
+    blend,
+    colourise,
+    contour_levels,
+    draw_contours,
+    for_map,
+    gray_rgb,
+    normalise,
+    overlay,
+    scale_of,
+)
+
+Shown = XrayImage | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -43,26 +66,41 @@ class MapEntry:
     group: str = ""
 
 
-def style_for(signed: bool, cmap: str = "inferno", **options: float | bool) -> OverlayStyle:
-    """The diverging map for signed maps, the chosen map otherwise."""
-    return OverlayStyle(cmap="coolwarm" if signed else cmap, **options)  # type: ignore[arg-type]
+def source_overlay(image: Shown, geometry: InputGeometry, raw: np.ndarray, signed: bool, style: OverlayStyle,
+                   policy: Normalisation = Normalisation(), *, preset: VoiPreset | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """The map mapped back onto source pixels through the recorded model-input geometry, blended over
+    the image; rendered into ``out`` (rows, columns, 3) uint8 when given."""
+    rows, cols = image.values.shape[:2] if isinstance(image, XrayImage) else image.shape[:2]
+    canvas = np.empty((rows, cols, 3), np.uint8) if out is None else out
+    display = normalise(raw, signed, policy)
+    reached = np.empty((rows, cols), np.uint8) if style.contours else None
+    for band in row_bands((rows, cols)):
+        heat = geometry.to_source_rows(display, band.start, band.stop, fill=np.nan)
+        blend(_display_rows(image, band, preset), heat, style, canvas[band])
+        if reached is not None:
+            reached[band] = contour_levels(heat)
+    if reached is not None:
+        draw_contours(canvas, reached, style)
+    return canvas
 
 
-def source_overlay(display: np.ndarray, geometry: InputGeometry, raw: np.ndarray, signed: bool,
-                   style: OverlayStyle, policy: Normalisation = Normalisation()) -> np.ndarray:
-    """The map mapped back onto source pixels through the recorded model-input geometry, blended."""
-    at_source = geometry.to_source(normalise(raw, signed, policy), fill=np.nan)
-    return overlay(display, at_source, style=style)
+def _display_rows(image: Shown, band: slice, preset: VoiPreset | None) -> np.ndarray:
+    return image.display_rows(band.start, band.stop, preset) if isinstance(image, XrayImage) else image[band]
 
 
-def annotated(display: np.ndarray, geometry: InputGeometry, entry: MapEntry, text: Caption, style: OverlayStyle,
-              policy: Normalisation = Normalisation()) -> np.ndarray:
-    """Source-resolution overlay, colour bar with the numeric range, and a caption band."""
-    picture = source_overlay(display, geometry, entry.raw, entry.signed, style, policy)
+def annotated(image: Shown, geometry: InputGeometry, entry: MapEntry, text: Caption, style: OverlayStyle,
+              policy: Normalisation = Normalisation(), *, preset: VoiPreset | None = None) -> np.ndarray:
+    """Source-resolution overlay, colour bar with the numeric range, and a caption band, in one canvas."""
+    rows, cols = image.values.shape[:2] if isinstance(image, XrayImage) else image.shape[:2]
+    lines, size = text.lines(policy.describe()), text_scale(rows)
+    width = cols + colour_bar_width(rows)
+    canvas = np.empty((rows + caption_height(len(lines), size), width, 3), np.uint8)
+    source_overlay(image, geometry, entry.raw, entry.signed, style, policy, preset=preset, out=canvas[:rows, :cols])
     scale = scale_of(entry.raw, entry.signed, policy)
-    bar = colour_bar(picture.shape[0], style.cmap, -scale if entry.signed else 0.0, scale, policy.describe())
-    body = side_by_side([picture, bar], gap=0)
-    return stacked([body, caption(body.shape[1], text.lines(policy.describe()), text_scale(picture.shape[0]))], gap=0)
+    colour_bar(rows, style.cmap, -scale if entry.signed else 0.0, scale, policy.describe(), out=canvas[:rows, cols:])
+    caption(width, lines, size, out=canvas[rows:])
+    return canvas
 
 
 def panel(pixels: np.ndarray, entries: Sequence[MapEntry], cmap: str = "inferno", shared_scale: bool = True) -> np.ndarray:
@@ -78,7 +116,7 @@ def panel(pixels: np.ndarray, entries: Sequence[MapEntry], cmap: str = "inferno"
     rows = []
     for entry in entries:
         scale = shared[entry.group] if shared_scale else scale_of(entry.raw, entry.signed)
-        style = style_for(entry.signed, cmap)
+        style = for_map(OverlayStyle(cmap), entry.signed)
         display = normalise(entry.raw, entry.signed, scale=scale)
         heat = colourise(resize(display.astype(np.float32), pixels.shape[:2]), style.cmap)
         bar = colour_bar(pixels.shape[0], style.cmap, -scale if entry.signed else 0.0, scale, "shared per method" if shared_scale else "per map")

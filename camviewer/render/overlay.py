@@ -8,7 +8,7 @@ untouched, or draws iso-contours instead of filling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -18,7 +18,8 @@ import numpy as np
 OPENCV_MAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
                "plasma": cv2.COLORMAP_PLASMA, "turbo": cv2.COLORMAP_TURBO, "jet": cv2.COLORMAP_JET, "hot": cv2.COLORMAP_HOT}
 DIVERGING_ANCHORS = np.array([[59, 76, 192], [221, 221, 221], [180, 4, 38]], dtype=np.float64)  # coolwarm ends
-COLORMAPS: tuple[str, ...] = (*OPENCV_MAPS, "coolwarm")
+DIVERGING = "coolwarm"
+COLORMAPS: tuple[str, ...] = (*OPENCV_MAPS, DIVERGING)
 DEFAULT_ALPHA = 0.45
 CONTOUR_LEVELS = (0.25, 0.5, 0.75)
 
@@ -51,6 +52,11 @@ class OverlayStyle:
     contours: bool = False
 
 
+def for_map(style: OverlayStyle, signed: bool) -> OverlayStyle:
+    """The one rule for signed maps: they take the zero-centred diverging colormap; unsigned maps keep ``style``'s."""
+    return replace(style, cmap=DIVERGING) if signed else style
+
+
 def scale_of(raw: np.ndarray, signed: bool, policy: Normalisation = Normalisation()) -> float:
     """The raw value that maps to 1 (0 when the map has no positive, or for signed no non-zero, value)."""
     values = raw[np.isfinite(raw)].astype(np.float64)
@@ -77,10 +83,10 @@ def normalise(raw: np.ndarray, signed: bool, policy: Normalisation = Normalisati
 @cache
 def colormap(name: str) -> np.ndarray:
     """A (256, 3) uint8 RGB table: OpenCV's maps (perceptual ones, jet, hot), or ``coolwarm`` (diverging)."""
-    if name == "coolwarm":
+    if name == DIVERGING:
         t = np.linspace(0, 1, 256)
         channels = [np.interp(t, (0.0, 0.5, 1.0), DIVERGING_ANCHORS[:, c]) for c in range(3)]
-        table = np.rint(np.stack(channels, axis=1)).astype(np.uint8)
+        table: np.ndarray = np.rint(np.stack(channels, axis=1)).astype(np.uint8)
     elif name in OPENCV_MAPS:
         ramp = np.arange(256, dtype=np.uint8)[:, None]
         table = cv2.applyColorMap(ramp, OPENCV_MAPS[name])[:, 0, ::-1].copy()
@@ -92,7 +98,7 @@ def colormap(name: str) -> np.ndarray:
 
 def colour_index(display: np.ndarray, cmap: str) -> np.ndarray:
     """Table indices 0..255: [0, 1] directly, or [-1, 1] centred for the diverging map."""
-    unit = (display + 1) / 2 if cmap == "coolwarm" else display
+    unit = (display + 1) / 2 if cmap == DIVERGING else display
     return np.rint(np.nan_to_num(unit).clip(0, 1) * 255).astype(np.uint8)
 
 
@@ -101,10 +107,15 @@ def colourise(display: np.ndarray, cmap: str) -> np.ndarray:
     return colormap(cmap)[colour_index(display, cmap)]
 
 
+def gray_levels(pixels: np.ndarray) -> np.ndarray:
+    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float32 0..255, shaped (H, W, 1) or (H, W, 3)."""
+    planes = pixels if pixels.ndim == 3 else pixels[..., None]
+    return planes.clip(0, 1).astype(np.float32) * 255
+
+
 def gray_rgb(pixels: np.ndarray) -> np.ndarray:
-    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float RGB in 0..255."""
-    base = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
-    return base.clip(0, 1).astype(np.float32) * 255
+    """[0, 1] gray (H, W) or RGB (H, W, 3) pixels as float RGB in 0..255 (a read-only view for gray)."""
+    return np.broadcast_to(gray_levels(pixels), (*pixels.shape[:2], 3))
 
 
 def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, cmap: str = "inferno",
@@ -113,24 +124,43 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, 
     style = style or OverlayStyle(cmap=cmap, alpha=alpha)
     rows, cols = pixels.shape[:2]
     resized = cv2.resize(heat.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
-    base = gray_rgb(pixels)
+    out = np.empty((rows, cols, 3), np.uint8)
+    blend(pixels, resized, style, out)
     if style.contours:
-        return _contours(base, resized, style)
-    colour = colourise(resized, style.cmap).astype(np.float32)
-    shown = np.isfinite(resized) & (np.abs(np.nan_to_num(resized)) >= style.threshold)
-    weight = np.where(shown, style.alpha, 0.0)[..., None]
-    return np.rint((1 - weight) * base + weight * colour).clip(0, 255).astype(np.uint8)
+        draw_contours(out, contour_levels(resized), style)
+    return out
 
 
-def _contours(base: np.ndarray, display: np.ndarray, style: OverlayStyle) -> np.ndarray:
-    """Iso-lines at fixed display levels, coloured by the colormap, 2 px wide."""
-    canvas = np.ascontiguousarray(np.rint(base).astype(np.uint8))
+def blend(pixels: np.ndarray, display: np.ndarray, style: OverlayStyle, out: np.ndarray) -> None:
+    """Write into ``out`` (uint8 RGB) the display map (NaN = not covered) blended over pixels of its
+    size; with ``style.contours`` only the gray pixels (:func:`draw_contours` adds the lines)."""
+    base = gray_levels(pixels)
+    out[...] = np.rint(base)
+    if style.contours:
+        return
+    shown = np.isfinite(display) & (np.abs(np.nan_to_num(display)) >= style.threshold)
+    mixed = np.multiply(colourise(display, style.cmap), style.alpha, dtype=np.float64)
+    mixed += np.multiply(base, 1.0 - style.alpha, dtype=np.float64)  # (1 - a) gray + a colour, in float64
+    np.copyto(out, np.rint(mixed), casting="unsafe", where=shown[..., None])
+
+
+def contour_levels(display: np.ndarray) -> np.ndarray:
+    """How many of the :data:`CONTOUR_LEVELS` each display value's magnitude reaches, as uint8."""
     magnitude = np.abs(np.nan_to_num(display))
+    reached = np.zeros(display.shape, np.uint8)
     for level in CONTOUR_LEVELS:
+        reached += magnitude >= level
+    return reached
+
+
+def draw_contours(canvas: np.ndarray, reached: np.ndarray, style: OverlayStyle) -> None:
+    """Iso-lines at the fixed display levels (from :func:`contour_levels`), coloured by the colormap,
+    2 px wide, drawn on the uint8 RGB canvas."""
+    mask = np.empty(reached.shape, np.uint8)
+    for n, level in enumerate(CONTOUR_LEVELS):
         if level < style.threshold:
             continue
-        mask = (magnitude >= level).astype(np.uint8)
+        np.greater(reached, n, out=mask)
         outlines, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
         colour = tuple(int(c) for c in colormap(style.cmap)[colour_index(np.array(level), style.cmap)])
         cv2.drawContours(canvas, outlines, -1, colour, 2, cv2.LINE_AA)
-    return canvas
