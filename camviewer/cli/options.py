@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from camviewer import errors
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 FLAGS = {
@@ -71,10 +72,10 @@ def fraction(*, closed_top: bool) -> Callable[[str], float]:
     return parse
 
 
-def core_value(parse: Callable[[str], T]) -> Callable[[str], T]:
+def core_value(parse: Callable[[S], T]) -> Callable[[S], T]:
     """A type made from a core parser: its UsageError becomes an argparse error."""
 
-    def wrapped(text: str) -> T:
+    def wrapped(text: S) -> T:
         try:
             return parse(text)
         except errors.UsageError as exc:

@@ -31,7 +31,7 @@ def orders(text: str) -> tuple[str, ...]:
 
 
 def targets(text: str) -> tuple[Target, ...]:
-    return core_value(parse_targets)(text)
+    return core_value(parse_targets)(comma_list(text))
 
 
 def perturbation(text: str) -> Perturbation:

@@ -7,7 +7,7 @@ list: ``top<K>``, class names, or class indices (``top3,Effusion,2``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,10 +46,10 @@ class ClassName:
 Target = TopK | ClassIndex | ClassName
 
 
-def parse_targets(text: str) -> tuple[Target, ...]:
-    """``top<K>``, class indices and class names, comma-separated; at least one."""
+def parse_targets(parts: Iterable[str]) -> tuple[Target, ...]:
+    """Each part ``top<K>``, a class index or a class name (the text form split at its commas); at least one."""
     targets: list[Target] = []
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in parts):
         if not part:
             continue
         top = TOP.fullmatch(part)

@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, get_decoder, pixel_array
 
 from camviewer import errors
+from camviewer.geometry import row_bands
 from camviewer.io import dicom_attributes as attrs
 from camviewer.io.dicom_read import (
     DEFLATED_SYNTAXES,
@@ -101,8 +102,7 @@ def _load(path: Path, limits: Limits) -> XrayImage:
     if refusal:
         raise errors.ImageTooLargeError(f"image dimensions exceed limit: {refusal}", path)
     _check_decoder(read.syntax, pixels, path)
-    frame = _decode_first_frame(ds, pixels, path)
-    return _build_image(ds, read.syntax, pixels, frame, set(read.notes), path)
+    return _build_image(ds, read.syntax, pixels, _decode_first_frame(ds, pixels, path), set(read.notes), path)
 
 
 def _check_pixel_data(ds: Dataset, path: Path) -> None:
@@ -201,6 +201,8 @@ def _decode_first_frame(ds: Dataset, pixels: PixelAttributes, path: Path) -> np.
         raise errors.DecodeError(_syntax_label(ds.file_meta.TransferSyntaxUID), path) from exc
     if frame.shape[:2] != (pixels.rows, pixels.columns):
         raise errors.DecodeError("decoded size differs from the header", path)
+    for tag in PIXEL_DATA_TAGS:  # the encoded bytes are not needed again: free them before the float copy
+        ds.pop(tag, None)
     return frame
 
 
@@ -212,6 +214,7 @@ def _build_image(ds: Dataset, syntax: uid.UID, pixels: PixelAttributes, frame: n
     if attrs.is_for_processing(ds):
         notes.add("For Processing image: raw detector data, not meant for display or for models trained on presentation images")
     values, value_range, modality_notes = _modality_values(ds, pixels, frame)
+    del frame  # this call holds the only reference: the decoded frame goes before the next full-size step
     notes |= modality_notes
     values, finite_notes = _finite(values, path)
     notes |= finite_notes
@@ -268,9 +271,9 @@ def _stored_range(pixels: PixelAttributes) -> tuple[float, float]:
 
 
 def _finite(values: np.ndarray, path: Path) -> tuple[np.ndarray, set[str]]:
-    finite = np.isfinite(values)
-    if finite.all():
+    if all(np.isfinite(values[rows]).all() for rows in row_bands(values.shape)):
         return values, set()
+    finite = np.isfinite(values)
     if not finite.any():
         raise errors.NoFinitePixelsError("", path)
     cleaned = np.where(finite, values, values[finite].min()).astype(np.float32)
