@@ -10,6 +10,7 @@ from conftest import write_model
 from dicom_factory import gradient, make_dataset, write
 
 import camviewer.engine.session as session_module
+import camviewer.metrics.incremental as incremental
 from camviewer import errors
 from camviewer.engine import DecodedImage, EvaluateRequest, ExplainRequest, ModelSession, run_evaluate, run_explain
 from camviewer.explain.targets import ClassName, TopK
@@ -91,15 +92,17 @@ def test_what_needs_the_model_is_refused_before_any_image_is_read(session: Model
     assert caught.value.option == option
 
 
-def test_a_session_locates_each_layer_once(monkeypatch: pytest.MonkeyPatch, session: ModelSession,
-                                           images: tuple[Path, ...]) -> None:
-    calls = []
-    original = session_module.locate_layer
-    monkeypatch.setattr(session_module, "locate_layer", lambda *a: calls.append(a[2]) or original(*a))
+def test_a_session_locates_each_layer_and_split_once(monkeypatch: pytest.MonkeyPatch, session: ModelSession,
+                                                     images: tuple[Path, ...]) -> None:
+    layers, splits = [], []
+    locate, split = session_module.locate_layer, incremental.find_split
+    monkeypatch.setattr(session_module, "locate_layer", lambda *a: layers.append(a[2]) or locate(*a))
+    monkeypatch.setattr(incremental, "find_split", lambda *a: splits.append(a[2].max()) or split(*a))
     fresh = ModelSession(session.model)
-    list(run_evaluate(EvaluateRequest(images[:2], ("gradcam",), grid=3, sensitivity=(SensitivitySpec(0.01, 1),)), fresh))
+    for grid in (3, 3, 4):
+        list(run_evaluate(EvaluateRequest(images[:2], ("gradcam",), grid=grid, sensitivity=(SensitivitySpec(0.01, 1),)), fresh))
     list(run_explain(ExplainRequest(images[:2], ("gradcam", "layercam")), fresh))
-    assert calls == [None]
+    assert layers == [None] and splits == [8, 15]
 
 
 def test_evaluation_streams_in_order_and_an_image_does_not_depend_on_its_neighbours(

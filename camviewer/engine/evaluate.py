@@ -61,7 +61,7 @@ def _evaluate(request: EvaluateRequest, session: ModelSession, result: ImageResu
     curves = perturbation_curves(session.module, spec, [image], curve_requests, regions, request.length,
                                  score=request.score, multilabel=session.card.multilabel,
                                  batch_size=request.batch_size or session.forward_batch_size,
-                                 incremental=request.incremental, progress=progress, cancel=cancel,
+                                 incremental=request.incremental, splits=session.splits, progress=progress, cancel=cancel,
                                  request_id=request.request_id)
     return EvaluationResult(result, tuple(curves), _sensitivity(request, session, result, image), result.warnings)
 

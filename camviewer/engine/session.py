@@ -12,6 +12,7 @@ from camviewer.explain.layers import TargetLayer, locate_layer
 from camviewer.explain.lrp import Bounds, input_bounds
 from camviewer.io import XrayImage
 from camviewer.metrics.aopc import default_batch_size
+from camviewer.metrics.incremental import SplitCache
 from camviewer.model.build import LoadedModel
 from camviewer.model.card import InputSpec, ModelCard
 from camviewer.model.preprocess import ModelInput, prepare
@@ -19,10 +20,12 @@ from camviewer.model.preprocess import ModelInput, prepare
 
 @dataclass(eq=False)
 class ModelSession:
-    """One model for many requests; located target layers are cached by name (None: the default)."""
+    """One model for many requests: located target layers are cached by name (None: the default), and
+    the incremental split of the model for perturbation curves by region map."""
 
     model: LoadedModel
     _layers: dict[str | None, TargetLayer] = field(default_factory=dict, init=False, repr=False)
+    splits: SplitCache = field(default_factory=SplitCache, init=False, repr=False)
 
     @property
     def card(self) -> ModelCard:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from camviewer.metrics.incremental import PrefixSplit, RegionPatch, find_split, paste
+from camviewer.metrics.incremental import PrefixSplit, RegionPatch, SplitCache, paste
 from camviewer.model.card import InputSpec
 from camviewer.model.predict import probabilities
 from camviewer.model.preprocess import normalise
@@ -108,6 +108,7 @@ def perturbation_curves(
     multilabel: bool = False,
     batch_size: int = 16,
     incremental: bool = True,
+    splits: SplitCache | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     request_id: int = 0,
@@ -115,7 +116,8 @@ def perturbation_curves(
     """One curve per request; ``regions`` is the (H, W) region-index map, ``steps`` is L.
 
     With ``incremental`` (the default), a model whose convolutional front can be split off
-    (``camviewer.metrics.incremental``) recomputes only the changed region's footprint there.
+    (``camviewer.metrics.incremental``) recomputes only the changed region's footprint there;
+    ``splits`` keeps the split found for this model and region map for the next call.
     """
     inputs, curve_slots = _distinct_inputs(requests, int(regions.max()) + 1, steps)
     raise_if_cancelled(cancel)
@@ -123,7 +125,7 @@ def perturbation_curves(
         return []
     report = None if progress is None else lambda done, total: progress(Progress(request_id, "curves", done, total))
     with channels_last(model), torch.inference_mode():
-        logits = _run_inputs(model, spec, images, inputs, regions, batch_size, incremental, report, cancel)
+        logits = _run_inputs(model, spec, images, inputs, regions, batch_size, incremental, splits, report, cancel)
     values = logits if score == "logit" else probabilities(logits, multilabel)
     curves = []
     for request, row in zip(requests, curve_slots):
@@ -164,6 +166,7 @@ def _run_inputs(
     regions: np.ndarray,
     batch_size: int,
     incremental: bool,
+    splits: SplitCache | None,
     report: Callable[[int, int], None] | None,
     cancel: CancelToken | None,
 ) -> np.ndarray:
@@ -174,7 +177,9 @@ def _run_inputs(
         pixels = np.stack([_compose(images[item.image], item.perturbed[regions]) for item in batch])
         return normalise(torch.from_numpy(pixels).to(device), spec).contiguous(memory_format=torch.channels_last)
 
-    split = find_split(model, prepared(inputs[:1]), regions) if incremental else None
+    split = None
+    if incremental:
+        split = (splits or SplitCache()).get(model, prepared(inputs[:1]), regions)
     forward = _Incremental(split, regions, inputs) if split is not None else None
     out = []
     for start in range(0, len(inputs), batch_size):

@@ -15,6 +15,7 @@ whole model, so a model that is not translation-equivariant (or cannot be traced
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,6 +98,20 @@ class PrefixSplit:
     prefix: nn.Module
     suffix: nn.Module
     geometry: Geometry
+
+
+class SplitCache:
+    """Splits found for one model, by region map: finding one traces the model and probes it, which
+    is worth doing once per model and grid, not once per image (a session keeps one cache)."""
+
+    def __init__(self) -> None:
+        self._splits: dict[bytes, PrefixSplit | None] = {}
+
+    def get(self, model: nn.Module, example: torch.Tensor, regions: np.ndarray) -> PrefixSplit | None:
+        key = hashlib.sha256(repr((regions.shape, tuple(example.shape))).encode() + regions.tobytes()).digest()
+        if key not in self._splits:
+            self._splits[key] = find_split(model, example, regions)
+        return self._splits[key]
 
 
 def find_split(model: nn.Module, example: torch.Tensor, regions: np.ndarray) -> PrefixSplit | None:
