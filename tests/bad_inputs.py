@@ -357,14 +357,19 @@ def make_d27(folder: Path) -> Path:
     return write_bytes(folder / "huge-element.dcm", good_bytes() + tail)
 
 
-def make_d28(folder: Path) -> Path:
-    """An undefined-length SQ and item, then EOF with no delimiters (pixel data lost)."""
+def open_sequence_bytes() -> bytes:
+    """good.dcm's data set with an undefined-length Referenced Image Sequence of one undefined-length item."""
     item = Dataset()
     item.ReferencedSOPClassUID = DX_PRESENTATION
     item.is_undefined_length_sequence_item = True
     ds = make_dataset(ReferencedImageSequence=Sequence([item]))
     ds["ReferencedImageSequence"].is_undefined_length = True
-    data = dataset_bytes(ds)
+    return dataset_bytes(ds)
+
+
+def make_d28(folder: Path) -> Path:
+    """An undefined-length SQ and item, then EOF with no delimiters (pixel data lost)."""
+    data = open_sequence_bytes()
     return write_bytes(folder / "open-sequence.dcm", data[:data.index(delimiter(ITEM_END))])
 
 
@@ -527,12 +532,7 @@ def make_d40_pixel_length(folder: Path) -> Path:
 
 def make_d40_after_sequence(folder: Path) -> Path:
     """An undefined-length sequence, properly delimited, then a cut 4 bytes into the next header."""
-    item = Dataset()
-    item.ReferencedSOPClassUID = DX_PRESENTATION
-    item.is_undefined_length_sequence_item = True
-    ds = make_dataset(ReferencedImageSequence=Sequence([item]))
-    ds["ReferencedImageSequence"].is_undefined_length = True
-    data = dataset_bytes(ds)
+    data = open_sequence_bytes()
     end = data.index(delimiter(SEQUENCE_END)) + len(delimiter(SEQUENCE_END))
     return write_bytes(folder / "cut-after-sequence.dcm", data[:end + 4])
 

@@ -249,3 +249,27 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130 and err == "camviewer: Interrupted\n"
+
+
+def test_every_subcommand_leaves_a_colliding_folder_unchanged(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command pointed at a folder whose files are its own inputs, named like its outputs."""
+    from camviewer.cli.parser import build_parser
+
+    a = good_dcm(folder / "a.dcm")
+    second = good_dcm(folder / "image0002__gradcam__0-normal.png")
+    plot = good_dcm(folder / "image0002__curves__0.png")
+    runs = {
+        "info": (["info", str(a)], 0),
+        "convert": (["convert", str(a), str(a), "--force"], 1),
+        "explain": (["explain", str(a), str(second), "--out", str(folder), "--target", "normal", "--save-maps",
+                     "--export", "png,panel,dicom"], 1),
+        "evaluate": (["evaluate", str(a), str(plot), "--plots", str(folder), "--grid", "2"], 1),
+        "demo-data": (["demo-data", str(folder), "--n", "1", "--size", "64"], 1),
+    }
+    commands = next(a.choices for a in build_parser()._actions if getattr(a, "choices", None))
+    assert set(runs) == set(commands), "a new sub-command needs its collision case here"
+    before = snapshot(folder)
+    for args, code in runs.values():
+        assert main(args) == code, args
+        assert snapshot(folder) == before, args
+    capsys.readouterr()

@@ -17,31 +17,17 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
+from test_model_files import CLASSES, INPUT, build_resnet, outputs
 from torch import nn
 
 from camviewer import errors
 from camviewer.model import weights as weights_module
-from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.build import load_model
 from camviewer.model.card import load_card
 from camviewer.model.weights import load_weights
 
-CLASSES = ["a", "b", "c"]
-INPUT = {"size": [64, 64], "channels": 1, "mean": [0.5], "std": [0.25]}
 SECONDS = 5.0
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
-
-
-def build_resnet() -> nn.Module:
-    """The registered architecture the cards name, freshly initialised, in eval mode."""
-    return ARCHITECTURES["resnet18"].build(len(CLASSES), INPUT["channels"], tuple(INPUT["size"])).eval()
-
-
-def outputs(module: nn.Module) -> torch.Tensor:
-    """The module's scores for a fixed random batch."""
-    x = torch.rand(2, INPUT["channels"], *INPUT["size"], generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        return module(x)
 
 
 def resnet_card(folder: Path, weights: str, **fields: object) -> Path:

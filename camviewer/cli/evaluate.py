@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from camviewer.cli.documents import evaluate_document, evaluate_lines, model_document
 from camviewer.cli.explain import check_folder, load_session, make_folder
-from camviewer.cli.report import ExitCode, document_stream, error_message, fail
-from camviewer.engine import EvaluateRequest, OutputNames, run_evaluate
+from camviewer.cli.report import stream_results
+from camviewer.engine import EvaluateRequest, EvaluationResult, OutputNames, run_evaluate
 from camviewer.engine.exports import write_curve_plots
 from camviewer.engine.naming import refuse_overwrites
 from camviewer.explain.targets import TopK
@@ -28,12 +29,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.plots is not None:
         refuse_overwrites(args.plots, names, request.methods, session.card.classes, protected)
         make_folder(args.plots)
-    failed = 0
-    with document_stream(args.json, {"model": model_document(session.model)}, "images", evaluate_lines) as stream:
-        for result in run_evaluate(request, session):
-            if result.error is not None:
-                failed += 1
-                fail(error_message(result.error))
-            plots = write_curve_plots(result, names, args.plots, request.score, protected) if args.plots and not result.error else []
-            stream.add(evaluate_document(result, request, plots))
-    return ExitCode.FAILED if failed else ExitCode.OK
+
+    def document(result: EvaluationResult) -> dict[str, Any]:
+        plots = write_curve_plots(result, names, args.plots, request.score, protected) if args.plots and not result.error else []
+        return evaluate_document(result, request, plots)
+
+    return stream_results(args.json, {"model": model_document(session.model)}, run_evaluate(request, session), document,
+                          evaluate_lines)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from camviewer import errors
 from camviewer.cli.documents import explain_document, explain_lines, model_document
-from camviewer.cli.report import ExitCode, document_stream, error_message, fail
-from camviewer.engine import ExplainRequest, ModelSession, OutputNames, OutputOptions, run_explain, write_outputs
+from camviewer.cli.report import stream_results
+from camviewer.engine import ExplainRequest, ImageResult, ModelSession, OutputNames, OutputOptions, run_explain, write_outputs
 from camviewer.engine.naming import refuse_overwrites
 from camviewer.explain.targets import TopK
 from camviewer.io.write import ProtectedInputs
@@ -32,15 +33,13 @@ def explain_command(args: argparse.Namespace) -> int:
         make_folder(args.out)
         options = OutputOptions(args.out, args.save_maps, args.export, OverlayStyle(args.colormap, args.opacity,
                                                                                     args.threshold, args.contours))
-    failed = 0
-    with document_stream(args.json, {"model": model_document(session.model)}, "images", explain_lines) as stream:
-        for result in run_explain(request, session):
-            if result.error is not None:
-                failed += 1
-                fail(error_message(result.error))
-            written = write_outputs(result, names, options, session, protected) if options and result.error is None else None
-            stream.add(explain_document(result, written))
-    return ExitCode.FAILED if failed else ExitCode.OK
+
+    def document(result: ImageResult) -> dict[str, Any]:
+        written = write_outputs(result, names, options, session, protected) if options and result.error is None else None
+        return explain_document(result, written)
+
+    return stream_results(args.json, {"model": model_document(session.model)}, run_explain(request, session), document,
+                          explain_lines)
 
 
 def load_session(args: argparse.Namespace) -> ModelSession:

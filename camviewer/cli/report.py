@@ -14,7 +14,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from camviewer import errors
 from camviewer.cli.options import flag_for
@@ -102,6 +102,27 @@ class DocumentStream:
     def close(self) -> None:
         if self.as_json:
             print("\n  ]\n}" if self.count else "]\n}")
+
+
+class HasError(Protocol):
+    @property
+    def error(self) -> errors.CamviewerError | None: ...
+
+
+R = TypeVar("R", bound=HasError)
+
+
+def stream_results(as_json: bool, head: dict[str, Any], results: Iterable[R], document_of: Callable[[R], dict[str, Any]],
+                   lines: Callable[[dict[str, Any]], list[str]]) -> ExitCode:
+    """Print each result's document as it comes (failures also as one line on stderr); FAILED if any failed."""
+    failed = False
+    with document_stream(as_json, head, "images", lines) as stream:
+        for result in results:
+            if result.error is not None:
+                failed = True
+                fail(error_message(result.error))
+            stream.add(document_of(result))
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 @contextmanager

@@ -35,16 +35,16 @@ class DecodedImage:
 ImageSource = Path | DecodedImage
 
 
-def check_methods(methods: tuple[str, ...]) -> None:
+def check_explanation(methods: tuple[str, ...], targets: tuple[Target, ...], batch_size: int | None) -> None:
+    """What every request that explains must hold: known methods, some target, a positive batch size."""
     unknown = [m for m in methods if m not in METHOD_NAMES]
     if unknown:
         raise errors.UsageError(f"unknown method {unknown[0]!r}; available: {', '.join(METHOD_NAMES)}", option="methods")
     if not methods:
         raise errors.UsageError("no method requested", option="methods")
-
-
-def check_batch_size(size: int | None) -> None:
-    if size is not None and size < 1:
+    if not targets:
+        raise errors.UsageError("names no class", option="targets")
+    if batch_size is not None and batch_size < 1:
         raise errors.UsageError("the batch size must be at least 1", option="batch_size")
 
 
@@ -60,10 +60,7 @@ class ExplainRequest:
     request_id: int = 0
 
     def __post_init__(self) -> None:
-        check_methods(self.methods)
-        check_batch_size(self.batch_size)
-        if not self.targets:
-            raise errors.UsageError("names no class", option="targets")
+        check_explanation(self.methods, self.targets, self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -90,10 +87,7 @@ class EvaluateRequest:
     request_id: int = 0
 
     def __post_init__(self) -> None:
-        check_methods(self.methods)
-        check_batch_size(self.batch_size)
-        if not self.targets:
-            raise errors.UsageError("names no class", option="targets")
+        check_explanation(self.methods, self.targets, self.batch_size)
         if self.grid < 2:
             raise errors.UsageError("the grid needs at least 2 x 2 regions", option="grid")
         if self.steps is not None and not 1 <= self.steps <= self.grid**2:
