@@ -10,23 +10,21 @@
 
 Exactly one source: ``architecture`` + ``weights`` or ``factory`` ("module:callable", optional
 ``weights``). Paths are relative to the card. ``weights_sha256`` (optional) pins the weights file.
-Cards and weight files are read only when they are regular files (:func:`read_regular_file`).
+Cards and weight files are read only when they are regular files (:func:`camviewer.io.source.read_regular_file`).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
 import re
-import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from camviewer import errors
+from camviewer.io.source import read_regular_file
 
 ResizePolicy = Literal["stretch", "letterbox", "center-crop"]
 DicomSource = Literal["window", "full-range"]
@@ -34,9 +32,6 @@ RESIZE_POLICIES: tuple[str, ...] = ("stretch", "letterbox", "center-crop")
 DICOM_SOURCES: tuple[str, ...] = ("window", "full-range")
 MAX_CARD_BYTES = 1 << 20
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
-FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket",
-              stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
-OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -72,37 +67,6 @@ class ModelCard:
     @property
     def runs_user_code(self) -> bool:
         return self.factory is not None
-
-
-def read_regular_file(path: Path, max_bytes: int, too_large: Callable[[int], errors.CamviewerError]) -> bytes:
-    """The bytes of ``path``, a regular file once links are followed, of at most ``max_bytes``.
-
-    Its type is checked before it is opened, and again on the open descriptor (opened non-blocking),
-    so a named pipe or a device never hangs a load. ``too_large(size)`` makes the size error.
-    """
-    size = _checked_stat(lambda: os.stat(path), path).st_size
-    if size > max_bytes:
-        raise too_large(size)
-    try:
-        with os.fdopen(os.open(path, OPEN_FLAGS), "rb") as fp:
-            _checked_stat(lambda: os.fstat(fp.fileno()), path)
-            data = fp.read(max_bytes + 1)
-    except OSError as exc:
-        raise errors.FileMissingError("", path) from exc
-    if len(data) > max_bytes:
-        raise too_large(len(data))
-    return data
-
-
-def _checked_stat(call: Callable[[], os.stat_result], path: Path) -> os.stat_result:
-    try:
-        info = call()
-    except OSError as exc:
-        raise errors.FileMissingError("symbolic link loop" if exc.errno == errno.ELOOP else "", path) from exc
-    if not stat.S_ISREG(info.st_mode):
-        kind = FILE_KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
-        raise errors.FileMissingError(f"{kind}, not a regular file", path)
-    return info
 
 
 def load_card(path: str | Path) -> ModelCard:

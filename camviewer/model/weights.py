@@ -22,7 +22,7 @@ from typing import TypeVar
 import torch
 
 from camviewer import errors
-from camviewer.model.card import read_regular_file
+from camviewer.io.source import read_regular_file
 
 MAX_WEIGHTS_BYTES = 2 << 30
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
