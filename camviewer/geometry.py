@@ -119,13 +119,14 @@ def row_bands(shape: tuple[int, ...]) -> Iterator[slice]:
         yield slice(start, min(shape[0], start + step))
 
 
-def bilinear(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """An (h, w) map resampled to ``shape`` (H, W) in float64.
+def bilinear(plane: np.ndarray, shape: tuple[int, int], dtype: type[np.floating] = np.float64) -> np.ndarray:
+    """An (h, w) map resampled to ``shape`` (H, W), computed in ``dtype`` (float64 for the metrics,
+    float32 for display maps).
 
     Bilinear with half-pixel centres and clamped edges (OpenCV ``INTER_LINEAR``, the same as
     ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)``); no antialiasing.
     """
-    values = np.asarray(plane, dtype=np.float64)
+    values = np.asarray(plane, dtype=dtype)
     if values.shape == tuple(shape):
         return values.copy()
     return cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)

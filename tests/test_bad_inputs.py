@@ -50,7 +50,6 @@ from pydicom.dataelem import RawDataElement
 import camviewer.io.dicom
 from camviewer import errors as E  # noqa: N812  (short names keep the catalogue table readable)
 from camviewer.errors import InputError
-from camviewer.export.dicom_sc import read_source_header
 from camviewer.io import XrayImage, load_image
 from camviewer.io.dicom import load_dicom, read_dataset
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
@@ -460,15 +459,20 @@ HEADER_ROWS = ("D1", "D2", "D3", "D4", "D5", "D6", "D8", "D9", "D20", "D21", "D2
 
 @pytest.mark.parametrize("row", [as_param(ROWS_BY_ID[row_id]) for row_id in HEADER_ROWS])
 def test_export_header_read_fails_as_the_image_does(row: Row, tmp_path: Path) -> None:
-    """read_source_header (the DICOM export's read) raises load_image's error for files that fail before pixel data."""
+    """The header-only read (``read_dataset(..., stop_before_pixels=True)``) raises load_image's error for files that
+    fail before pixel data."""
     path = row.make(tmp_path)
     with pytest.raises(InputError) as opened:
         load_image(path)
     with pytest.raises(InputError) as exported:
-        read_source_header(path)
+        read_dataset(path, stop_before_pixels=True)
     assert type(exported.value) is type(opened.value) is row.error
     assert exported.value.message == opened.value.message
     assert_clean_text(exported.value.message, path)
+
+
+def read_header(path: Path) -> object:
+    return read_dataset(path, stop_before_pixels=True)
 
 
 def element_ends(data: bytes) -> set[int]:
@@ -499,7 +503,7 @@ def test_every_cut_inside_an_element_reads_as_truncated(tmp_path: Path) -> None:
     wrong = {}
     for cut in (cut for cut in range(len(bad.PREAMBLE), pixel_values + 64) if cut not in between):
         path.write_bytes(data[:cut])
-        readers = (load_image, read_source_header) if cut < pixel_values else (load_image,)
+        readers = (load_image, read_header) if cut < pixel_values else (load_image,)
         for read in readers:
             outcome = outcome_of(read, path)
             if outcome != "TruncatedFileError":
@@ -538,7 +542,7 @@ def released_after(pipe: Path, seconds: float) -> Iterator[None]:
         thread.join()
 
 
-@pytest.mark.parametrize("read", [load_image, load_dicom, load_raster, read_dataset, read_source_header],
+@pytest.mark.parametrize("read", [load_image, load_dicom, load_raster, read_dataset, read_header],
                          ids=lambda read: read.__name__)
 def test_a_named_pipe_is_refused_before_it_is_opened(tmp_path: Path, read: Callable[[Path], object]) -> None:
     pipe = bad.make_f10_fifo(tmp_path)

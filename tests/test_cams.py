@@ -33,7 +33,8 @@ def literal(method: str, A: np.ndarray, G: np.ndarray) -> np.ndarray:
                 for i in range(h):
                     for j in range(w):
                         g = G[k, i, j]
-                        alpha = 0.0 if g == 0 else g**2 / (2 * g**2 + total * g**3 + 1e-7)
+                        denominator = 2 * g**2 + total * g**3
+                        alpha = 0.0 if denominator == 0 else g**2 / denominator
                         weights[k] += alpha * max(g, 0.0)
         for i in range(h):
             for j in range(w):

@@ -15,7 +15,8 @@ from dicom_factory import make_dataset, write
 from pydicom import uid
 
 from camviewer import errors
-from camviewer.export.dicom_sc import read_source_header, secondary_capture, write_secondary_capture
+from camviewer.export.dicom_sc import secondary_capture, write_secondary_capture
+from camviewer.io.dicom import read_dataset
 from camviewer.io.write import ProtectedInputs
 
 PHI = {
@@ -55,7 +56,7 @@ def export(source_path: Path, overlay: np.ndarray, name: str = "export.dcm", **o
     """Read the source header, build the SC and write it to an 'exports' folder beside the source folder."""
     folder = source_path.parent.parent / "exports"
     folder.mkdir(exist_ok=True)
-    dataset = secondary_capture(read_source_header(source_path), overlay, method="Grad-CAM",
+    dataset = secondary_capture(read_dataset(source_path, stop_before_pixels=True), overlay, method="Grad-CAM",
                                 description="camviewer Grad-CAM overlay", now=NOW, **options)
     path = folder / name
     write_secondary_capture(path, dataset, ProtectedInputs.of([source_path]))
@@ -90,7 +91,7 @@ def test_dciodvfy_accepts_a_minimal_source(tmp_path: Path, overlay: np.ndarray) 
 def test_non_ascii_identity_is_written_as_utf8(tmp_path: Path, overlay: np.ndarray) -> None:
     source = write(make_dataset(PatientName="Müller^Zoë", SpecificCharacterSet="ISO_IR 100"), tmp_path / "src.dcm")
     path = tmp_path / "sc.dcm"
-    write_secondary_capture(path, secondary_capture(read_source_header(source), overlay, method="Grad-CAM",
+    write_secondary_capture(path, secondary_capture(read_dataset(source, stop_before_pixels=True), overlay, method="Grad-CAM",
                                                     description="camviewer Grad-CAM overlay", keep_identity=True))
     result = pydicom.dcmread(path)
     assert result.SpecificCharacterSet == "ISO_IR 192"
@@ -108,7 +109,7 @@ def test_invalid_source_values_are_dropped_without_quoting_them(tmp_path: Path, 
     caplog.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = secondary_capture(read_source_header(source), overlay, method="Grad-CAM",
+        dataset = secondary_capture(read_dataset(source, stop_before_pixels=True), overlay, method="Grad-CAM",
                                     description="camviewer Grad-CAM overlay", keep_identity=True)
         write_secondary_capture(path, dataset)
     assert [str(w.message) for w in caught] == []
@@ -215,7 +216,7 @@ def test_overlay_must_be_uint8_rgb_at_source_size(bad: np.ndarray) -> None:
 
 def test_refuses_to_overwrite_an_input(source_path: Path, overlay: np.ndarray) -> None:
     before = source_path.read_bytes()
-    dataset = secondary_capture(read_source_header(source_path), overlay, method="Grad-CAM", description="x")
+    dataset = secondary_capture(read_dataset(source_path, stop_before_pixels=True), overlay, method="Grad-CAM", description="x")
     with pytest.raises(errors.OutputError):
         write_secondary_capture(source_path, dataset, ProtectedInputs.of([source_path]))
     assert source_path.read_bytes() == before
@@ -234,15 +235,15 @@ def test_failed_write_leaves_no_temporary_file(tmp_path: Path, overlay: np.ndarr
     assert list(tmp_path.iterdir()) == []
 
 
-def test_read_source_header_refuses_non_dicom(tmp_path: Path) -> None:
+def test_the_header_read_refuses_non_dicom(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"not a dicom file" * 20)
     with pytest.raises(errors.NotDicomError):
-        read_source_header(path)
+        read_dataset(path, stop_before_pixels=True)
 
 
-def test_read_source_header_skips_pixels(source_path: Path) -> None:
-    header = read_source_header(source_path)
+def test_the_header_read_skips_pixels(source_path: Path) -> None:
+    header = read_dataset(source_path, stop_before_pixels=True)
     assert "PixelData" not in header
     assert header.Rows == 64
 

@@ -25,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return int(exc.code or 0)
+    except KeyboardInterrupt:  # some values import torch while they are parsed
+        fail("Interrupted")
+        return ExitCode.INTERRUPTED
     if not getattr(args, "run", None):
         parser.print_help()
         return ExitCode.USAGE

@@ -79,6 +79,10 @@ def _check_png_target(out: Path, force: bool) -> None:
     """Refuse, unless forced, a name not ending in .png and an existing file that is not a PNG."""
     if out.is_dir():
         raise errors.OutputError("is a folder", out)
+    if out.exists() and not out.is_file():
+        raise errors.OutputError("exists and is not a regular file", out)
+    if not out.absolute().parent.is_dir():
+        raise errors.OutputError("folder does not exist", out)
     if force:
         return
     if out.suffix.lower() != ".png":
@@ -95,7 +99,7 @@ def _is_png(path: Path) -> bool:
         return False
 
 
-def chosen_preset(image: XrayImage, window: tuple[float, float] | None, number: int | None) -> VoiPreset | None:
+def chosen_preset(image: XrayImage, window: Window | None, number: int | None) -> VoiPreset | None:
     """The preset asked for on the command line, or None for the image's default."""
     if number is not None:
         if not 1 <= number <= len(image.presets):
@@ -103,15 +107,11 @@ def chosen_preset(image: XrayImage, window: tuple[float, float] | None, number: 
         return image.presets[number - 1]
     if window is None:
         return None
-    return VoiPreset("Command line", "user", window=Window(window[0], window[1], "LINEAR"))
+    return VoiPreset("Command line", "user", window=window)
 
 
 def run_demo_data(args: argparse.Namespace) -> None:
     from camviewer.phantom.demo_data import Format, write_demo_folder
 
     formats: tuple[Format, ...] = ("dcm", "png") if args.format == "both" else (args.format,)
-    try:
-        summary = write_demo_folder(args.out, n=args.n, size=args.size, seed=args.seed, formats=formats)
-    except ValueError as exc:
-        raise errors.UsageError(str(exc)) from exc
-    emit([summary.describe()])
+    emit([write_demo_folder(args.out, n=args.n, size=args.size, seed=args.seed, formats=formats).describe()])

@@ -18,14 +18,15 @@ from camviewer.metrics.perturbation import Perturbation
 
 def evaluate_command(args: argparse.Namespace) -> int:
     images = tuple(args.images)
-    protected = ProtectedInputs.of(images)
     if args.plots is not None:
-        check_folder(args.plots, protected)
+        check_folder(args.plots, ProtectedInputs.of(images))
     request = EvaluateRequest(images, args.methods, args.target or (TopK(1),), args.layer, args.grid,
                               args.perturb or Perturbation("gaussian", 0.1), args.steps, args.seed, args.order, args.score,
                               tuple(args.sensitivity), args.batch_size, not args.whole_model)
     session = load_session(args)
     names = OutputNames.numbered(len(images))
+    results = run_evaluate(request, session)
+    protected = ProtectedInputs.of([*images, *session.card.files])
     if args.plots is not None:
         refuse_overwrites(args.plots, names, request.methods, session.card.classes, protected)
         make_folder(args.plots)
@@ -34,5 +35,4 @@ def evaluate_command(args: argparse.Namespace) -> int:
         plots = write_curve_plots(result, names, args.plots, request.score, protected) if args.plots and not result.error else []
         return evaluate_document(result, request, plots)
 
-    return stream_results(args.json, {"model": model_document(session.model)}, run_evaluate(request, session), document,
-                          evaluate_lines)
+    return stream_results(args.json, {"model": model_document(session.model)}, results, document, evaluate_lines)

@@ -21,12 +21,13 @@ def explain_command(args: argparse.Namespace) -> int:
     if (args.save_maps or args.export) and args.out is None:
         raise errors.UsageError("--save-maps and --export need --out DIR")
     images = tuple(args.images)
-    protected = ProtectedInputs.of(images)
     if args.out is not None:
-        check_folder(args.out, protected)
+        check_folder(args.out, ProtectedInputs.of(images))
     session = load_session(args)
     request = ExplainRequest(images, args.methods, args.target or (TopK(1),), args.layer, args.batch_size)
     names = OutputNames.from_inputs(images) if args.names_from_input else OutputNames.numbered(len(images))
+    results = run_explain(request, session)
+    protected = ProtectedInputs.of([*images, *session.card.files])
     options = None
     if args.out is not None:
         refuse_overwrites(args.out, names, request.methods, session.card.classes, protected)
@@ -38,8 +39,7 @@ def explain_command(args: argparse.Namespace) -> int:
         written = write_outputs(result, names, options, session, protected) if options and result.error is None else None
         return explain_document(result, written)
 
-    return stream_results(args.json, {"model": model_document(session.model)}, run_explain(request, session), document,
-                          explain_lines)
+    return stream_results(args.json, {"model": model_document(session.model)}, results, document, explain_lines)
 
 
 def load_session(args: argparse.Namespace) -> ModelSession:

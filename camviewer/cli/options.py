@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from camviewer import errors
+from camviewer.io.grayscale import Window
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -16,8 +17,7 @@ T = TypeVar("T")
 FLAGS = {
     "targets": "--target", "methods": "--methods", "layer": "--layer", "batch_size": "--batch-size",
     "grid": "--grid", "steps": "--steps", "seed": "--seed", "orders": "--order", "score": "--score",
-    "perturbation": "--perturb", "sensitivity": "--sensitivity", "device": "--device", "model": "--model",
-    "trust": "--trust-code", "window": "--window", "preset": "--preset", "exports": "--export",
+    "perturbation": "--perturb", "sensitivity": "--sensitivity", "device": "--device", "preset": "--preset",
 }
 
 
@@ -26,8 +26,14 @@ def flag_for(option: str | None) -> str | None:
 
 
 def comma_list(text: str) -> tuple[str, ...]:
-    """``a, b,,c`` -> ("a", "b", "c"): the one parser of comma-separated lists."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    """``a, b,,c,a`` -> ("a", "b", "c"): the one parser of comma-separated lists (repeats dropped)."""
+    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+def value_pair(text: str) -> tuple[str, str]:
+    """``A,B`` -> ("A", "B"); ValueError unless there are exactly two values (order and repeats kept)."""
+    first, second = (part.strip() for part in text.split(","))
+    return first, second
 
 
 def choices_list(choices: Sequence[str] | Callable[[], Sequence[str]], what: str) -> Callable[[str], tuple[str, ...]]:
@@ -85,16 +91,13 @@ def core_value(parse: Callable[[S], T]) -> Callable[[S], T]:
     return wrapped
 
 
-def window(text: str) -> tuple[float, float]:
-    """CENTER,WIDTH: a finite centre and a width of at least 1."""
-    parts = comma_list(text)
+def window(text: str) -> Window:
+    """CENTER,WIDTH: a LINEAR window, valid by the rules of :class:`Window` (a width of at least 1)."""
     try:
-        center, width = (float(p) for p in parts)
+        center, width = (float(p) for p in value_pair(text))
+        return Window(center, width, "LINEAR")
     except ValueError as exc:
-        raise argparse.ArgumentTypeError("takes CENTER,WIDTH, e.g. 40,400") from exc
-    if not (math.isfinite(center) and math.isfinite(width) and width >= 1):
-        raise argparse.ArgumentTypeError("takes a finite CENTER and a WIDTH of at least 1")
-    return center, width
+        raise argparse.ArgumentTypeError(f"takes CENTER,WIDTH, e.g. 40,400 ({exc})") from exc
 
 
 def lazy(name: str) -> Callable[[str], Any]:

@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 from camviewer import __version__
 from camviewer.cli.options import bounded_int, fraction, lazy, window
 from camviewer.cli.report import ExitCode, fail
+from camviewer.metrics.regions import MAX_SEED
+from camviewer.phantom.demo_data import MAX_SEED as MAX_DEMO_SEED
 from camviewer.render.overlay import OPENCV_MAPS
 
 DESCRIPTION = ("Open chest X-rays (DICOM, PNG, JPEG, TIFF), run a CNN classifier, see why it decided "
@@ -113,7 +115,7 @@ def _evaluate(evaluate: CommandParser) -> None:
     evaluate.add_argument("--perturb", type=lazy("perturbation"), default=None, metavar="SPEC",
                           help="constant:V, gaussian:SIGMA, uniform, blur:SIGMA or mean (default gaussian:0.1)")
     evaluate.add_argument("--steps", type=bounded_int(1), metavar="L", help="perturb at most L regions (default R*R)")
-    evaluate.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=0, help="0..2^32-1 (default 0)")
+    evaluate.add_argument("--seed", type=bounded_int(0, MAX_SEED), default=0, help=f"0..{MAX_SEED} (default 0)")
     evaluate.add_argument("--order", type=lazy("orders"), default=("morf",), metavar="O[,O...]",
                           help="comma-separated, from morf, lerf, random (default morf)")
     evaluate.add_argument("--score", choices=("prob", "logit"), default="prob")
@@ -132,7 +134,7 @@ def _demo(demo: CommandParser) -> None:
     demo.add_argument("out", type=Path, metavar="OUT", help="a new or empty folder")
     demo.add_argument("--n", type=bounded_int(1, 100_000), default=20, help="number of phantoms, classes in turn (default 20)")
     demo.add_argument("--size", type=bounded_int(64, 2048), default=512, help="image width and height, 64..2048 (default 512)")
-    demo.add_argument("--seed", type=bounded_int(0), default=0, help="non-negative; the same seed writes the same files")
+    demo.add_argument("--seed", type=bounded_int(0, MAX_DEMO_SEED), default=0, help=f"0..{MAX_DEMO_SEED}; the same seed writes the same files")
     demo.add_argument("--format", choices=("dcm", "png", "both"), default="both", help="image files (default both)")
     demo.set_defaults(command_module="data", run="run_demo_data")
 
@@ -143,7 +145,7 @@ def _methods_epilog() -> str:
 
     cams = [f"  {m.name:<22}{m.label} ({m.reference}){'; signed' if m.signed else ''}" for m in CAM_METHODS.values()]
     lrps = [f"  {m.name:<22}{m.reference}; signed, at input resolution" for m in LRP_METHODS.values()]
-    return ("methods (gradient CAMs, one shared pass; unsigned maps end in their paper's ReLU):\n" + "\n".join(cams)
+    return ("methods (gradient CAMs, one shared pass; unsigned maps end in a ReLU; definitions in the README):\n" + "\n".join(cams)
             + "\n\nLRP methods:\n" + "\n".join(lrps))
 
 

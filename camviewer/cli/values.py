@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from camviewer import errors
-from camviewer.cli.options import choices_list, comma_list, core_value
+from camviewer.cli.options import choices_list, comma_list, core_value, value_pair
 from camviewer.engine.exports import EXPORTS
 from camviewer.engine.requests import METHOD_NAMES
 from camviewer.explain.targets import Target, parse_targets
@@ -40,12 +40,10 @@ def perturbation(text: str) -> Perturbation:
 
 def sensitivity(text: str) -> SensitivitySpec:
     """RADIUS,SAMPLES, e.g. 0.05,20."""
-    parts = comma_list(text)
     try:
-        radius, samples = float(parts[0]), int(parts[1])
-        if len(parts) != 2:
-            raise ValueError
-    except (ValueError, IndexError) as exc:
+        radius_text, samples_text = value_pair(text)
+        radius, samples = float(radius_text), int(samples_text)
+    except ValueError as exc:
         raise argparse.ArgumentTypeError("takes RADIUS,SAMPLES, e.g. 0.05,20") from exc
     try:
         return SensitivitySpec(radius, samples)

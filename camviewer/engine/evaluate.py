@@ -35,8 +35,16 @@ def check_evaluation(request: EvaluateRequest, session: ModelSession) -> None:
 
 def run_evaluate(request: EvaluateRequest, session: ModelSession, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None) -> Iterator[EvaluationResult]:
-    """One EvaluationResult per input, in order; raises Cancelled between batches when ``cancel`` is set."""
+    """One EvaluationResult per input, in order; raises Cancelled between batches when ``cancel`` is set.
+
+    What needs the model is checked now, before the first image is read (UsageError).
+    """
     check_evaluation(request, session)
+    return _evaluations(request, session, progress, cancel)
+
+
+def _evaluations(request: EvaluateRequest, session: ModelSession, progress: ProgressCallback | None,
+                 cancel: CancelToken | None) -> Iterator[EvaluationResult]:
     explanation = request.explanation()
     total = len(request.images)
     for batch in decoded_batches(explanation, session, cancel):

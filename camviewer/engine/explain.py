@@ -62,8 +62,16 @@ def check_request(request: ExplainRequest, session: ModelSession) -> None:
 
 def run_explain(request: ExplainRequest, session: ModelSession, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> Iterator[ImageResult]:
-    """One ImageResult per input, in order; raises Cancelled between batches when ``cancel`` is set."""
+    """One ImageResult per input, in order; raises Cancelled between batches when ``cancel`` is set.
+
+    What needs the model is checked now, before the first image is read (UsageError).
+    """
     check_request(request, session)
+    return _explain(request, session, progress, cancel)
+
+
+def _explain(request: ExplainRequest, session: ModelSession, progress: ProgressCallback | None,
+             cancel: CancelToken | None) -> Iterator[ImageResult]:
     total = len(request.images)
     for batch in decoded_batches(request, session, cancel):
         yield from explain_batch(request, session, batch)

@@ -46,10 +46,6 @@ class WrittenFiles:
     panel: str | None = None
     warnings: tuple[str, ...] = ()
 
-    def paths(self) -> list[str]:
-        listed = [path for files in self.explanations for path in files.values()]
-        return listed + ([self.panel] if self.panel else [])
-
 
 def write_outputs(result: ImageResult, names: OutputNames, options: OutputOptions, session: ModelSession,
                   protected: ProtectedInputs) -> WrittenFiles:
@@ -76,14 +72,10 @@ def _args(result: ImageResult, e: Explanation) -> tuple[int, str, int, str]:
     return result.index, e.method, e.target_index, e.target_label
 
 
-def _style(options: OutputOptions, signed: bool) -> OverlayStyle:
-    return for_map(options.style, signed)
-
-
 def _overlay(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions,
              protected: ProtectedInputs) -> str:
     assert result.model_input is not None
-    picture = overlay(result.model_input.pixels, normalise(e.map, e.signed), style=_style(options, e.signed))
+    picture = overlay(result.model_input.pixels, normalise(e.map, e.signed), style=for_map(options.style, e.signed))
     return write_png(options.folder / names.overlay(*_args(result, e)), picture, protected)
 
 
@@ -105,14 +97,14 @@ def _annotated(result: ImageResult, names: OutputNames, e: Explanation, options:
     assert result.model_input is not None and result.image is not None
     caption = Caption(session.card.name, session.model.weights_sha256, e.target_label, result.probability(e.target_index),
                       e.method, e.layer, date)
-    picture = annotated(result.image, result.model_input.geometry, _entry(e), caption, _style(options, e.signed))
+    picture = annotated(result.image, result.model_input.geometry, _entry(e), caption, for_map(options.style, e.signed))
     return write_png(options.folder / names.annotated(*_args(result, e)), picture, protected)
 
 
 def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions,
                        protected: ProtectedInputs) -> str:
     assert result.model_input is not None and result.image is not None and result.image.header is not None
-    picture = source_overlay(result.image, result.model_input.geometry, e.map, e.signed, _style(options, e.signed))
+    picture = source_overlay(result.image, result.model_input.geometry, e.map, e.signed, for_map(options.style, e.signed))
     dataset = secondary_capture(result.image.header, picture, method=e.method,
                                 description=f"camviewer {e.method} overlay")
     path = options.folder / names.secondary_capture(*_args(result, e))

@@ -17,10 +17,18 @@ from camviewer import errors
 from camviewer.io.write import ProtectedInputs, safe_name
 
 REPEATED_UNDERSCORES = re.compile(r"_{2,}")
+MAX_STEM, MAX_LABEL = 96, 64
 
 
 def _label(label: str) -> str:
-    return safe_name(label, "class")
+    return safe_name(label, "class")[:MAX_LABEL]
+
+
+def _stem(text: str) -> str:
+    """A file's stem as an output stem: safe characters, no ``__``, no leading or trailing ``_``/``.``,
+    at most ``MAX_STEM`` characters (with the rest of a name and the temporary file's affixes it
+    stays within the 255 bytes file systems allow)."""
+    return REPEATED_UNDERSCORES.sub("_", safe_name(text))[:MAX_STEM].strip("_.") or "image"
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,7 @@ class OutputNames:
     @classmethod
     def from_inputs(cls, paths: Sequence[Path]) -> OutputNames:
         """The inputs' own stems, made safe and unique: a repeated stem gets ``-2``, ``-3`` ..."""
-        bases = [REPEATED_UNDERSCORES.sub("_", safe_name(Path(p).stem)) for p in paths]
+        bases = [_stem(Path(p).stem) for p in paths]
         reserved = {b.lower() for b in bases}
         used: set[str] = set()
         stems = []

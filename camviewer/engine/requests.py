@@ -16,11 +16,10 @@ from camviewer.explain.targets import Target, TopK
 from camviewer.io import XrayImage
 from camviewer.metrics.aopc import Score
 from camviewer.metrics.perturbation import Perturbation
-from camviewer.metrics.regions import ORDERS, Order
+from camviewer.metrics.regions import MAX_SEED, ORDERS, Order
 from camviewer.metrics.sensitivity import SensitivitySpec
 
 METHOD_NAMES: tuple[str, ...] = (*CAM_METHODS, *LRP_METHODS)
-MAX_SEED = 2**32 - 1
 SCORES: tuple[Score, ...] = ("prob", "logit")
 
 

@@ -8,6 +8,7 @@ from functools import cached_property
 import torch
 from torch import nn
 
+from camviewer import errors
 from camviewer.explain.layers import TargetLayer, locate_layer
 from camviewer.explain.lrp import Bounds, input_bounds
 from camviewer.io import XrayImage
@@ -44,10 +45,18 @@ class ModelSession:
         return self.model.device
 
     def layer(self, name: str | None = None) -> TargetLayer:
-        """The named target layer, or the card's/architecture's/automatic one, located once."""
+        """The named target layer, or the card's/architecture's/automatic one, located once.
+
+        A layer the caller named that cannot be used is the caller's choice: a UsageError ("layer").
+        """
         if name not in self._layers:
             example = torch.zeros(1, self.spec.channels, *self.spec.size, device=self.device)
-            self._layers[name] = locate_layer(self.module, example, name or self.model.default_layer)
+            try:
+                self._layers[name] = locate_layer(self.module, example, name or self.model.default_layer)
+            except errors.ExplainError as exc:
+                if name is None:
+                    raise
+                raise errors.UsageError(exc.detail, option="layer") from exc
         return self._layers[name]
 
     @cached_property

@@ -52,14 +52,14 @@ def grad_cam_plus_plus(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     α_kij = G² / (2G² + Σ_ab A_kab · G³) (0 where G = 0), w_k = Σ_ij α_kij ReLU(G_kij),
     map = ReLU(Σ_k w_k A_k).
 
-    Deviations: the paper's weights use ReLU(∂Y/∂A) = exp(s) · ReLU(G); the constant factor exp(s)
+    Deviation: the paper's weights use ReLU(∂Y/∂A) = exp(s) · ReLU(G); the constant factor exp(s)
     is left out (it can overflow), so raw values are the paper's divided by exp(s) and every
-    normalised map is the same. EPS (1e-7) in the denominator guards 0/0.
+    normalised map is the same. Where the denominator is 0, α is 0. (pytorch-grad-cam adds 1e-7 to
+    the denominator instead, which changes maps whose gradients are small: G² near 1e-7.)
     """
     g2, g3 = grads.pow(2), grads.pow(3)
-    sum_a = acts.sum(dim=(2, 3), keepdim=True)
-    alpha = g2 / (2 * g2 + sum_a * g3 + EPS)
-    alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
+    denominator = 2 * g2 + acts.sum(dim=(2, 3), keepdim=True) * g3
+    alpha = torch.where(denominator != 0, g2 / torch.where(denominator != 0, denominator, 1), 0)
     weights = (alpha * torch.relu(grads)).sum(dim=(2, 3), keepdim=True)
     return torch.relu((weights * acts).sum(dim=1))
 

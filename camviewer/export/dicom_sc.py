@@ -66,7 +66,6 @@ from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName, validate_value
 
 from camviewer import __version__
-from camviewer.io.dicom import read_dataset
 from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_file
 
 SOFTWARE_NAME = "camviewer"
@@ -122,15 +121,6 @@ def write_secondary_capture(path: Path, dataset: Dataset, protected: ProtectedIn
         pydicom.dcmwrite(fp, dataset, enforce_file_format=True)
         fp.seek(0)
         fp.write(PREAMBLE)
-
-
-def read_source_header(path: Path) -> Dataset:
-    """The source's data set without pixel data, read strictly (never forced).
-
-    Delegates to :func:`camviewer.io.dicom.read_dataset`, so a file fails here exactly as
-    it fails to open, with the same InputError that names only the file's base name.
-    """
-    return read_dataset(path, stop_before_pixels=True)
 
 
 def _check_overlay(overlay: np.ndarray, source: Dataset) -> None:

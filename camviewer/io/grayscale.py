@@ -16,6 +16,7 @@ from camviewer.geometry import row_bands
 
 VoiFunction = Literal["LINEAR", "LINEAR_EXACT", "SIGMOID"]
 VOI_FUNCTIONS: tuple[VoiFunction, ...] = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+MAX_WINDOW_VALUE = 1e30  # float32 arithmetic on modality values stays finite below this
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,8 +75,8 @@ class Window:
     def __post_init__(self) -> None:
         if self.function not in VOI_FUNCTIONS:
             raise ValueError(f"unknown VOI LUT Function {self.function!r}")
-        if not (np.isfinite(self.center) and np.isfinite(self.width)):
-            raise ValueError("window center and width must be finite")
+        if not (abs(self.center) <= MAX_WINDOW_VALUE and abs(self.width) <= MAX_WINDOW_VALUE):
+            raise ValueError(f"window center and width must be finite, within ±{MAX_WINDOW_VALUE:g}")
         too_narrow = self.width < 1.0 if self.function == "LINEAR" else self.width <= 0.0
         if too_narrow:
             raise ValueError(f"window width {self.width:g} is invalid for {self.function}")

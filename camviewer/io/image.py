@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 
 SourceFormat = Literal["dicom", "png", "jpeg", "tiff"]
 # The value forms of PS3.5 table 6.2-1 that leave no room for free text
-CODE_STRING = re.compile(r"[A-Z0-9 _]{1,16}")
+# Defined terms (PS3.3 C.7.3.1.1.1, C.8.11.5.1.1, C.7.3.1.1.2, C.7.6.3.1.2): anonymised output keeps a
+# coded value only when it is one of these, so no free text in a code string survives.
+MODALITY_TERMS = frozenset("CR DX MG CT MR US NM PT XA RF OT SC IO PX RG DG ES XC GM SM OP OPT SR PR KO DOC SEG REG "
+                           "RTIMAGE RTDOSE RTSTRUCT RTPLAN BI BMD HC LS OSS OCT IVUS IVOCT TG AU ECG EPS HD RESP".split())
+VIEW_POSITION_TERMS = frozenset("AP PA LL RL RLD LLD RLO LLO LAT LATERAL".split())
+LATERALITY_TERMS = frozenset("R L B U".split())
+PHOTOMETRIC_TERMS = frozenset(("MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422",
+                               "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"))
 AGE_STRING = re.compile(r"[0-9]{3}[DWMY]")
 SEX_VALUES = {"M", "F", "O"}
 UID_FORM = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
@@ -66,10 +73,10 @@ class Metadata:
             study_description=None,
             patient_sex=self.patient_sex if self.patient_sex in SEX_VALUES else None,
             patient_age=_anonymized_age(self.patient_age),
-            photometric_interpretation=_code_or_none(self.photometric_interpretation) or "",
-            modality=_code_or_none(self.modality),
-            view_position=_code_or_none(self.view_position),
-            laterality=_code_or_none(self.laterality),
+            photometric_interpretation=_defined(self.photometric_interpretation, PHOTOMETRIC_TERMS) or "",
+            modality=_defined(self.modality, MODALITY_TERMS),
+            view_position=_defined(self.view_position, VIEW_POSITION_TERMS),
+            laterality=_defined(self.laterality, LATERALITY_TERMS),
             transfer_syntax=_uid_or_none(self.transfer_syntax),
             transfer_syntax_uid=_uid_or_none(self.transfer_syntax_uid),
             sop_class=_uid_or_none(self.sop_class),
@@ -145,8 +152,9 @@ class XrayImage:
         return self.display(full)
 
 
-def _code_or_none(value: str | None) -> str | None:
-    return value if value is not None and CODE_STRING.fullmatch(value) else None
+def _defined(value: str | None, terms: frozenset[str]) -> str | None:
+    """``value`` when it is one of the attribute's defined terms (a short upper-case text is not enough)."""
+    return value if value in terms else None
 
 
 def _uid_or_none(value: str | None) -> str | None:

@@ -17,13 +17,14 @@ import cv2
 import numpy as np
 
 from camviewer import errors
+from camviewer.model.card import MAX_INPUT_SIDE
 
 Kind = Literal["constant", "gaussian", "uniform", "blur", "mean"]
 TAKES_VALUE = {"constant": True, "gaussian": True, "blur": True, "uniform": False, "mean": False}
 
 
 MAX_VALUE = 1e6  # |V| and Gaussian sigma: far beyond any model's pixel range, still finite after normalisation
-MAX_BLUR_SIGMA = 4096.0  # the largest model input side a card allows; a run also bounds it by its own input
+MAX_BLUR_SIGMA = float(MAX_INPUT_SIDE)  # a run also bounds it by its own input
 
 
 @dataclass(frozen=True)

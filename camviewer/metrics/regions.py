@@ -17,6 +17,7 @@ from camviewer.geometry import bilinear
 
 Order = Literal["morf", "lerf", "random"]
 ORDERS: tuple[Order, ...] = ("morf", "lerf", "random")
+MAX_SEED = 2**32 - 1  # seeds of the random order and the noise fields
 
 
 def edges(size: int, grid: int) -> np.ndarray:

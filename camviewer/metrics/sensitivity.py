@@ -20,7 +20,6 @@ Captum's ``sensitivity_max`` reports ``relative``; vggls/medical_xai reports ``a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from camviewer import errors
 from camviewer.explain.engine import compute_cams
 from camviewer.explain.layers import TargetLayer
 from camviewer.explain.lrp import Bounds, compute_lrp
+from camviewer.metrics.perturbation import MAX_VALUE
 
 Explainer = Callable[[torch.Tensor], np.ndarray]
 """Normalised inputs (B, C, H, W) -> raw maps (B, h, w) for one fixed target class."""
@@ -40,6 +40,7 @@ ToInput = Callable[[torch.Tensor], torch.Tensor]
 
 
 MAX_SAMPLES = 10_000
+MAX_RADIUS = MAX_VALUE  # pixel scale: far beyond any model's range, still finite after normalisation
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class SensitivitySpec:
     samples: int
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.radius) and self.radius >= 0):
-            raise errors.UsageError("the radius must be finite and >= 0", option="sensitivity")
+        if not 0 <= self.radius <= MAX_RADIUS:
+            raise errors.UsageError(f"the radius must be 0..{MAX_RADIUS:g}", option="sensitivity")
         if not 1 <= self.samples <= MAX_SAMPLES:
             raise errors.UsageError(f"the number of samples must be 1..{MAX_SAMPLES}", option="sensitivity")
 

@@ -30,6 +30,7 @@ ResizePolicy = Literal["stretch", "letterbox", "center-crop"]
 DicomSource = Literal["window", "full-range"]
 RESIZE_POLICIES: tuple[str, ...] = ("stretch", "letterbox", "center-crop")
 DICOM_SOURCES: tuple[str, ...] = ("window", "full-range")
+MAX_INPUT_SIDE = 4096
 MAX_CARD_BYTES = 1 << 20
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -65,6 +66,11 @@ class ModelCard:
         return self.path.parent
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        """The card and its weights: inputs of every run that uses the model."""
+        return (self.path,) if self.weights is None else (self.path, self.weights)
+
+    @property
     def runs_user_code(self) -> bool:
         return self.factory is not None
 
@@ -81,7 +87,7 @@ def load_card(path: str | Path) -> ModelCard:
         raise errors.ModelCardError("the card must be a JSON object", path)
     try:
         return _parse(document, path)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise errors.ModelCardError(str(exc), path) from exc
 
 
@@ -137,8 +143,8 @@ def _weights_sha256(doc: dict[str, Any]) -> str | None:
 
 def _parse_input(spec: dict[str, Any]) -> InputSpec:
     size = tuple(_integer(v, "each input.size entry") for v in _require(spec, "size", list))
-    if len(size) != 2 or min(size) < 8 or max(size) > 4096:
-        raise ValueError("input.size must be [H, W] with 8 <= H, W <= 4096")
+    if len(size) != 2 or min(size) < 8 or max(size) > MAX_INPUT_SIDE:
+        raise ValueError(f"input.size must be [H, W] with 8 <= H, W <= {MAX_INPUT_SIDE}")
     channels = _integer(_present(spec, "channels"), "input.channels")
     if channels not in (1, 3):
         raise ValueError("input.channels must be 1 or 3")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from camviewer import errors
 from camviewer.geometry import InputGeometry, input_geometry, resize
 from camviewer.io.image import XrayImage
 from camviewer.model.card import InputSpec
@@ -49,6 +50,8 @@ def prepare(image: XrayImage, spec: InputSpec) -> ModelInput:
     region = resize(unit[c.top : c.top + c.height, c.left : c.left + c.width], (p.height, p.width))
     pixels[p.top : p.top + p.height, p.left : p.left + p.width] = _channels(region, spec.channels)
     tensor = normalise(torch.from_numpy(to_pixel_scale(pixels, spec))[None], spec)[0]
+    if not bool(torch.isfinite(tensor).all()):  # a model fed NaN predicts NaN, silently
+        raise errors.NoFinitePixelsError("the image gives a model input that is not finite")
     shown = pixels[..., 0] if spec.channels == 1 else pixels
     return ModelInput(tensor, shown, geometry)
 

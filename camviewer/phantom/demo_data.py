@@ -22,6 +22,7 @@ from camviewer.phantom.write import Modality, Photometric, write_dicom, write_ma
 
 Format = Literal["dcm", "png"]
 MAX_IMAGES = 100_000
+MAX_SEED = 2**31 - 1
 DICOM_BITS = (12, 14, 15, 16)
 
 
@@ -101,16 +102,24 @@ def _check_arguments(n: int, size: int, seed: int, formats: Sequence[Format]) ->
     check_size(size)
     if not 1 <= n <= MAX_IMAGES:
         raise ValueError(f"the number of phantoms must be 1..{MAX_IMAGES}, not {n}")
-    if seed < 0:
-        raise ValueError(f"the seed must be non-negative, not {seed}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"the seed must be 0..{MAX_SEED}, not {seed}")
     if not formats or not set(formats) <= {"dcm", "png"}:
         raise ValueError(f"formats must be dcm and/or png, not {list(formats)}")
 
 
 def _check_target(out: Path) -> None:
+    """OUT must be absent or an empty folder, and creatable where it is: checked before any work."""
     try:
+        if os.path.islink(out) and not out.exists():
+            raise errors.OutputError("is a broken symbolic link or a link loop", out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise errors.OutputError("output folder exists and is not empty", out)
+        parent = Path(os.path.realpath(out)).parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise errors.OutputError("its parent is not a folder", out)
     except OSError as exc:
         raise errors.OutputError(exc.strerror or "cannot read the output folder", out) from exc
 

@@ -15,6 +15,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from camviewer.geometry import bilinear
+
 OPENCV_MAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
                "plasma": cv2.COLORMAP_PLASMA, "turbo": cv2.COLORMAP_TURBO, "jet": cv2.COLORMAP_JET, "hot": cv2.COLORMAP_HOT}
 DIVERGING_ANCHORS = np.array([[59, 76, 192], [221, 221, 221], [180, 4, 38]], dtype=np.float64)  # coolwarm ends
@@ -123,7 +125,7 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = DEFAULT_ALPHA, 
     """Blend a display map (resized bilinearly to the image; NaN = not covered) over the pixels -> uint8 RGB."""
     style = style or OverlayStyle(cmap=cmap, alpha=alpha)
     rows, cols = pixels.shape[:2]
-    resized = cv2.resize(heat.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
+    resized = bilinear(heat, (rows, cols), np.float32)
     out = np.empty((rows, cols, 3), np.uint8)
     blend(pixels, resized, style, out)
     if style.contours:
