@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_model
 from dicom_factory import good_dcm, gradient, make_dataset, write
 
-import camviewer.cli.evaluate as evaluate_command
 import camviewer.cli.explain as explain_command
+import camviewer.engine.explain as engine_explain
+from camviewer import errors
 from camviewer.cli import main
 from camviewer.cli.report import UNPRINTABLE, emit_json, finite, printable
 
@@ -86,7 +88,7 @@ def test_evaluate_plots_never_replace_an_input(folder: Path, capsys: pytest.Capt
     good_dcm(folder / "a.dcm")
     good_dcm(folder / "image0002__curves__1.png")
     before = snapshot(folder)
-    monkeypatch.setattr(evaluate_command, "run_evaluate", lambda *a: pytest.fail("work started"))
+    monkeypatch.setattr(engine_explain, "load_image", lambda *a: pytest.fail("work started"))
     assert main(["evaluate", str(folder / "a.dcm"), str(folder / "image0002__curves__1.png"), "--plots", str(folder),
                  "--grid", "2"]) == 1
     assert "would replace" in one_line(capsys.readouterr().err) and snapshot(folder) == before
@@ -197,8 +199,7 @@ def test_values_checked_against_the_model_name_their_flag(tmp_path: Path, args: 
 
 def test_plots_into_an_existing_file_or_an_impossible_folder_fail_before_any_work(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(evaluate_command, "run_evaluate", lambda *a: pytest.fail("work started"))
-    monkeypatch.setattr(explain_command, "run_explain", lambda *a: pytest.fail("work started"))
+    monkeypatch.setattr(engine_explain, "load_image", lambda *a: pytest.fail("work started"))
     path = good_dcm(tmp_path / "g.dcm")
     a_file = tmp_path / "a-file"
     a_file.write_text("keep")
@@ -273,3 +274,87 @@ def test_every_subcommand_leaves_a_colliding_folder_unchanged(folder: Path, caps
         assert main(args) == code, args
         assert snapshot(folder) == before, args
     capsys.readouterr()
+
+
+def test_an_absurd_window_is_ignored_and_predictions_stay_finite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(make_dataset(WindowCenter=1e300, WindowWidth=1e300), tmp_path / "w.dcm")
+    assert main(["explain", str(path), "--json"]) == 0
+    image = json.loads(capsys.readouterr().out)["images"][0]
+    assert all(np.isfinite(p["probability"]) for p in image["predictions"])
+    assert "invalid windowing in file (ignored)" in image["warnings"]
+    assert main(["convert", str(path), str(tmp_path / "o.png"), "--window=1e308,1e308"]) == 2
+    assert "Invalid option" in one_line(capsys.readouterr().err)
+
+
+def test_an_image_that_gives_no_finite_model_input_is_refused() -> None:
+    from camviewer.io.grayscale import VoiPreset, Window
+    from camviewer.io.image import Metadata, XrayImage
+    from camviewer.model.card import InputSpec
+    from camviewer.model.preprocess import prepare
+
+    values = np.ones((16, 16), np.float32)
+    image = XrayImage(values, (0.0, 1.0), (VoiPreset("w", "user", window=Window(0.5, 1.0)),), 0, False,
+                      Metadata("png", 16, 16, 1, 8, "MONOCHROME2"))
+    prepare(image, InputSpec((8, 8), 1, (0.5,), (0.25,)))
+    with pytest.raises(errors.NoFinitePixelsError, match="not finite"):  # a card whose scale overflows float32
+        prepare(image, InputSpec((8, 8), 1, (0.0,), (1e-3,), value_range=(0.0, 3e38)))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
+def test_convert_never_opens_a_named_pipe_as_its_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pipe = tmp_path / "out.png"
+    os.mkfifo(pipe)
+    process = subprocess.run([sys.executable, "-m", "camviewer", "convert", str(good_dcm(tmp_path / "g.dcm")), str(pipe)],
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == 1 and "not a regular file" in one_line(process.stderr)
+
+
+@pytest.mark.parametrize("args", [["explain", "--device", "meta"], ["explain", "--device", "bogus"],
+                                  ["evaluate", "--sensitivity", "1e300,1"], ["explain", "--layer", "no.such"]])
+def test_devices_layers_and_radii_are_usage_errors(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([args[0], str(good_dcm(tmp_path / "g.dcm")), *args[1:]]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "Invalid option" in err and (args[1] in err or "argument" in err)
+
+
+@pytest.mark.parametrize("args", [["explain", "--out", "{tmp}/new/deep", "--target", "Pneumothorax", "--json"],
+                                  ["evaluate", "--plots", "{tmp}/new", "--perturb", "blur:1000", "--json"],
+                                  ["evaluate", "--plots", "{tmp}/new", "--grid", "500"]])
+def test_what_needs_the_model_is_refused_before_folders_or_output(tmp_path: Path, args: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = [a.format(tmp=tmp_path) for a in args]
+    assert main([arguments[0], str(good_dcm(tmp_path / "g.dcm")), *arguments[1:]]) == 2
+    captured = capsys.readouterr()
+    assert not captured.out and "Invalid option" in one_line(captured.err) and not (tmp_path / "new").exists()
+
+
+def test_stems_are_refused_up_front_whatever_their_edges_and_bounded_in_length(
+        folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    good_dcm(folder / "a_.png")
+    good_dcm(folder / "a__panel.png")
+    before = snapshot(folder)
+    monkeypatch.setattr(engine_explain, "load_image", lambda *a: pytest.fail("work started"))
+    assert main(["explain", str(folder / "a_.png"), str(folder / "a__panel.png"), "--out", str(folder),
+                 "--names-from-input", "--export", "panel"]) == 1
+    assert "would replace" in one_line(capsys.readouterr().err) and snapshot(folder) == before
+    monkeypatch.undo()
+    long = good_dcm(tmp_path / ("L" * 240 + ".dcm"))
+    assert main(["explain", str(long), "--out", str(tmp_path / "o"), "--names-from-input", "--export", "png,panel,dicom",
+                 "--save-maps", "--json"]) == 0
+    names = [p.name for p in (tmp_path / "o").iterdir()]
+    assert len(names) == 5 and max(len(n) for n in names) < 200
+
+
+def test_the_model_card_and_weights_are_inputs_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    card = write_model(folder).rename(folder / "image0001__panel.png")
+    before = snapshot(folder)
+    assert main(["explain", str(good_dcm(tmp_path / "g.dcm")), "--model", str(card), "--out", str(folder),
+                 "--export", "panel"]) == 1
+    assert "would replace" in one_line(capsys.readouterr().err) and snapshot(folder) == before
+
+
+def test_repeated_list_values_count_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(good_dcm(tmp_path / "g.dcm")), "--methods", "gradcam,gradcam, gradcam", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["images"][0]["explanations"]) == 1

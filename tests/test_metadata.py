@@ -135,3 +135,15 @@ def test_rasters_have_no_header(tmp_path: Path) -> None:
     path = tmp_path / "plain.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(path)
     assert load_image(path).header is None
+
+
+def test_anonymised_code_strings_keep_only_defined_terms() -> None:
+    """Short upper-case free text (an MRN, a name) in a code string is not a code: it is dropped."""
+    from camviewer.io.image import Metadata
+
+    hostile = Metadata("dicom", 8, 8, 1, 12, "MONOCHROME2", modality="MRN 12345678", view_position="JOHN SMITH",
+                       laterality="DOE JANE").anonymized()
+    assert (hostile.modality, hostile.view_position, hostile.laterality) == (None, None, None)
+    plain = Metadata("dicom", 8, 8, 1, 12, "MONOCHROME1", modality="CR", view_position="PA", laterality="L").anonymized()
+    assert (plain.modality, plain.view_position, plain.laterality, plain.photometric_interpretation) == ("CR", "PA", "L",
+                                                                                                     "MONOCHROME1")
