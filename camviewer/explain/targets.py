@@ -66,8 +66,6 @@ def parse_targets(parts: Iterable[str]) -> tuple[Target, ...]:
 
 def check_targets(targets: Sequence[Target], classes: Sequence[str]) -> None:
     """Raise UsageError unless every target names a class of this model."""
-    if not targets:
-        raise errors.UsageError("names no class", option="targets")
     for target in targets:
         if isinstance(target, TopK) and not 1 <= target.k <= len(classes):
             raise errors.UsageError(f"{target}: the model has {len(classes)} classes", option="targets")

@@ -113,7 +113,9 @@ def _check_target(out: Path) -> None:
     try:
         if os.path.islink(out) and not out.exists():
             raise errors.OutputError("is a broken symbolic link or a link loop", out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if out.exists() and not out.is_dir():
+            raise errors.OutputError("exists and is not a folder", out)
+        if out.exists() and any(out.iterdir()):
             raise errors.OutputError("output folder exists and is not empty", out)
         parent = Path(os.path.realpath(out)).parent
         while not parent.exists():
