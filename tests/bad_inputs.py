@@ -303,9 +303,14 @@ def make_d19(folder: Path) -> Path:
     return write(make_dataset(syntax=uid.DeflatedExplicitVRLittleEndian), folder / "deflated.dcm")
 
 
+FIXED_INSTANCE_UID = "1.2.826.0.1.3680043.8.498.1"
+
+
 def make_d20(folder: Path) -> Path:
-    """The deflated file with its last 200 bytes XOR 0xA5."""
-    data = bytearray(dataset_bytes(make_dataset(syntax=uid.DeflatedExplicitVRLittleEndian)))
+    """The deflated file with its last 200 bytes XOR 0xA5. The body is fixed (a fixed SOP Instance UID):
+    with a random one, about one stream in six still inflated, to garbage pixel data, after the header."""
+    ds = make_dataset(syntax=uid.DeflatedExplicitVRLittleEndian, SOPInstanceUID=FIXED_INSTANCE_UID)
+    data = bytearray(dataset_bytes(ds))
     data[-200:] = bytes(b ^ 0xA5 for b in data[-200:])
     return write_bytes(folder / "deflated-corrupt.dcm", bytes(data))
 
