@@ -1,6 +1,6 @@
 """Train the demo models on synthetic phantoms: ``.venv/bin/python models/train_demo_models.py [NAME ...]``.
 
-Seeded (on the CPU, the same thread count gives the same weights); about 17 minutes for both on a
+Seeded (on the CPU, the same thread count gives the same weights); about 25 minutes for both on a
 2-core CPU; uses CUDA when available. With names (demo-vgg, demo-resnet), trains only those.
 """
 

@@ -186,3 +186,11 @@ def test_model_memory_format_is_restored() -> None:
     x = np.zeros((1, 10, 10), np.float32)
     perturbation_curves(model, SPEC, [CurveImage(x, x)], [CurveRequest(0, "m", 0, "morf", np.arange(9))], region_map((10, 10), 3), 9)
     assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_an_early_collapse_of_the_curve_is_found() -> None:
+    from camviewer.metrics.aopc import early_collapse
+
+    assert early_collapse(np.array([0.9] + [0.8] * 20)) is None
+    assert early_collapse(np.array([0.9, 0.8, 0.4] + [0.1] * 18)) == 2  # within the first 10 % (2 of 20 steps)
+    assert early_collapse(np.array([0.9, 0.8, 0.8, 0.4] + [0.1] * 17)) is None  # too late to count

@@ -150,3 +150,17 @@ def test_explain_help_lists_every_method() -> None:
     assert result.returncode == 0
     for method in ("gradcam", "hirescam", "gradcampp", "xgradcam", "layercam", "lrp-epf", "lrp-egb", "lrp-eab"):
         assert f"  {method} " in result.stdout
+
+
+def test_info_lists_the_full_range_once_and_reports_a_zero_pixel_spacing(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    samples = Path(__file__).resolve().parents[1] / "resources" / "samples"
+    assert main(["info", str(samples / "phantom_effusion.dcm"), "--json"]) == 0
+    presets = json.loads(capsys.readouterr().out)["presets"]
+    assert [p["name"] for p in presets] == ["FULL RANGE", "LUNG", "Auto (0.5-99.5 percentile)"]
+    path = good_dcm(tmp_path / "g.dcm", PixelSpacing=[0, 0])
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: invalid Pixel Spacing in file (ignored)" in out and "pixel spacing" not in out
+    assert main(["info", str(good_dcm(tmp_path / "n.dcm"))]) == 0
+    assert "Full range" in capsys.readouterr().out  # no file window covers the range: the built-in one is listed

@@ -86,10 +86,10 @@ def test_links_to_an_input_are_refused_too(tmp_path: Path, folder: Path, kind: s
 def test_evaluate_plots_never_replace_an_input(folder: Path, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     good_dcm(folder / "a.dcm")
-    good_dcm(folder / "image0002__curves__1.png")
+    good_dcm(folder / "image0002__curves__1-nodule.png")
     before = snapshot(folder)
     monkeypatch.setattr(engine_explain, "load_image", lambda *a: pytest.fail("work started"))
-    assert main(["evaluate", str(folder / "a.dcm"), str(folder / "image0002__curves__1.png"), "--plots", str(folder),
+    assert main(["evaluate", str(folder / "a.dcm"), str(folder / "image0002__curves__1-nodule.png"), "--plots", str(folder),
                  "--grid", "2"]) == 1
     assert "would replace" in one_line(capsys.readouterr().err) and snapshot(folder) == before
 
@@ -258,7 +258,7 @@ def test_every_subcommand_leaves_a_colliding_folder_unchanged(folder: Path, caps
 
     a = good_dcm(folder / "a.dcm")
     second = good_dcm(folder / "image0002__gradcam__0-normal.png")
-    plot = good_dcm(folder / "image0002__curves__0.png")
+    plot = good_dcm(folder / "image0002__curves__0-normal.png")
     runs = {
         "info": (["info", str(a)], 0),
         "convert": (["convert", str(a), str(a), "--force"], 1),

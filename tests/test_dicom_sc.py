@@ -208,8 +208,8 @@ def test_lossy_source_stays_marked_lossy(overlay: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 3), np.float32),
-                                 np.zeros((32, 64, 3), np.uint8), np.zeros((0, 0, 3), np.uint8)])
-def test_overlay_must_be_uint8_rgb_at_source_size(bad: np.ndarray) -> None:
+                                 np.zeros((0, 0, 3), np.uint8), np.zeros((70000, 1, 3), np.uint8)])
+def test_overlay_must_be_a_uint8_rgb_picture(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="overlay"):
         secondary_capture(make_dataset(), bad, method="Grad-CAM", description="x")
 
@@ -268,3 +268,20 @@ def test_a_data_set_can_be_written_twice(tmp_path: Path, overlay: np.ndarray) ->
     write_secondary_capture(tmp_path / "b.dcm", dataset)
     for name in ("a.dcm", "b.dcm"):
         np.testing.assert_array_equal(pydicom.dcmread(tmp_path / name).pixel_array, overlay)
+
+
+@pytest.mark.parametrize("keep_identity", [False, True])
+def test_the_exported_capture_joins_the_source_study_only_when_asked(source_path: Path, model_card: Path, tmp_path: Path,
+                                                                     keep_identity: bool) -> None:
+    from camviewer.cli import main
+
+    out = tmp_path / "out"
+    args = ["explain", str(source_path), "--model", str(model_card), "--out", str(out), "--export", "dicom"]
+    assert main(args + (["--keep-identity"] if keep_identity else [])) == 0
+    (capture,) = out.glob("*__annotated.dcm")
+    source, sc = pydicom.dcmread(source_path), pydicom.dcmread(capture)
+    same = (sc.StudyInstanceUID == source.StudyInstanceUID, sc.PatientID == source.PatientID)
+    assert same == ((True, True) if keep_identity else (False, False))
+    assert sc.SeriesInstanceUID != source.SeriesInstanceUID and sc.PatientIdentityRemoved == ("NO" if keep_identity else "YES")
+    if DCIODVFY:
+        assert dciodvfy_errors(capture) == []

@@ -60,3 +60,30 @@ def test_colour_bar_label_is_not_cut_off(height: int) -> None:
 def test_colour_bar_of_a_tiny_image_still_draws(height: int) -> None:
     bar = colour_bar(height, "inferno", 0.0, 1.0, "per map")
     assert bar.shape[0] == height and (bar != 255).any()
+
+
+def test_curve_plots_use_a_fixed_probability_axis_and_tell_identical_curves_apart() -> None:
+    from camviewer.render.plot import PALETTE, curve_plot, even_axis, probability_axis
+
+    assert even_axis(np.array([-3.2, 7.9])).ticks == (-5, 0, 5, 10)
+    assert even_axis(np.array([0.31, 0.33])).ticks[0] <= 0.31 and even_axis(np.array([0.31, 0.33])).ticks[-1] >= 0.33
+    curve = np.linspace(0.9, 0.1, 10)
+    picture = curve_plot([("a", curve), ("b", curve.copy())], "t", "probability", probability_axis())
+    plot_area = picture[64:396, 64:696].reshape(-1, 3)
+    for colour in PALETTE[:2]:  # both series stay visible where they overlap (staggered markers, dashes)
+        assert (np.abs(plot_area.astype(int) - colour).sum(axis=1) < 30).sum() > 20
+    low = curve_plot([("a", np.full(10, 0.97))], "t", "probability", probability_axis())
+    high = curve_plot([("a", np.full(10, 0.03))], "t", "probability", probability_axis())
+    assert not np.array_equal(low, high)  # the axis does not stretch to the data
+
+
+def test_caption_lines_wrap_to_the_width_at_separators_first() -> None:
+    from camviewer.render.annotate import _width, wrapped
+
+    line = "gradcam at layer4 | normalisation: per-image maximum | WARNING: out of scope: a demo model on a real image"
+    for width in (120, 199, 300):
+        lines = wrapped([line], width, 0.3)
+        assert all(_width(part, 0.3) <= width for part in lines) and len(lines) > 1
+        assert " ".join(lines).replace(" | ", " ") == line.replace(" | ", " ")  # nothing lost or reordered
+    assert wrapped([line], 199, 0.3)[0] == "gradcam at layer4"  # broken at the separator, not inside a field
+    assert wrapped([line], 10_000, 0.3) == [line] and wrapped(["averyveryverylongword"], 5, 0.3) == ["averyveryverylongword"]

@@ -23,7 +23,7 @@ from camviewer.geometry import input_geometry, resize
 from camviewer.io.grayscale import Lut, VoiPreset, Window, apply_polarity, apply_voi, auto_window
 from camviewer.io.image import Metadata, XrayImage
 from camviewer.io.write import encode_png, write_png
-from camviewer.render.annotate import caption, colour_bar, side_by_side, stacked, text_scale
+from camviewer.render.annotate import caption, colour_bar, side_by_side, stacked, text_scale, wrapped
 from camviewer.render.exports import Caption, MapEntry, annotated, source_overlay
 from camviewer.render.overlay import OverlayStyle, normalise, overlay, scale_of
 
@@ -56,7 +56,9 @@ def whole_frame_annotated(image: XrayImage, g: geometry.InputGeometry, entry: Ma
     scale = scale_of(entry.raw, entry.signed)
     bar = colour_bar(picture.shape[0], style.cmap, -scale if entry.signed else 0.0, scale, "per-image maximum")
     body = side_by_side([picture, bar], gap=0)
-    return stacked([body, caption(body.shape[1], TEXT.lines("per-image maximum"), text_scale(picture.shape[0]))], gap=0)
+    size = text_scale(picture.shape[0])
+    lines = wrapped(TEXT.lines("per-image maximum"), body.shape[1] - 20, size)
+    return stacked([body, caption(body.shape[1], lines, size)], gap=0)
 
 
 @pytest.mark.usefixtures("tiny_bands")

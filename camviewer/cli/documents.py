@@ -6,13 +6,14 @@ from typing import Any
 
 from camviewer.engine import EvaluationResult, ImageResult, WrittenFiles
 from camviewer.engine.requests import EvaluateRequest
+from camviewer.engine.scope import DEMO_NOTE
 from camviewer.model.build import LoadedModel
 
 FILE_KEYS = {"overlay": "overlay_file", "map": "map_file", "png": "export_png", "dicom": "export_dicom"}
 
 
 def model_document(model: LoadedModel) -> dict[str, Any]:
-    card = model.card
+    card, use = model.card, model.card.intended_use
     return {
         "name": card.name,
         "card": str(card.path),
@@ -22,8 +23,16 @@ def model_document(model: LoadedModel) -> dict[str, Any]:
         "multilabel": card.multilabel,
         "device": str(model.device),
         "weights_sha256": model.weights_sha256,
-        "notes": list(model.notes),
+        "intended_use": {"summary": use.summary, "training_data": use.training_data, "demo": use.demo,
+                         "modalities": list(use.modalities), "body_parts": list(use.body_parts), "views": list(use.views)},
+        "notes": [*((DEMO_NOTE,) if use.demo else ()), *model.notes],
     }
+
+
+def model_lines(head: dict[str, Any]) -> list[str]:
+    """The run's first lines: the model, what it is for, and its notes (a demo model says so)."""
+    model = head["model"]
+    return [f"model {model['name']}: for {model['intended_use']['summary']}", *(f"note: {n}" for n in model["notes"])]
 
 
 def error_document(result: ImageResult) -> dict[str, Any]:
@@ -57,7 +66,7 @@ def explain_document(result: ImageResult, written: WrittenFiles | None) -> dict[
             }
             for e, kinds in zip(result.explanations, files)
         ],
-        "warnings": [*result.warnings, *(written.warnings if written else ())],
+        "warnings": [*result.scope, *result.warnings, *(written.warnings if written else ())],
     }
 
 
@@ -96,7 +105,7 @@ def evaluate_document(result: EvaluationResult, request: EvaluateRequest, plots:
             for s in result.sensitivity
         ],
         "plot_files": plots,
-        "warnings": list(result.warnings),
+        "warnings": [*result.explained.scope, *result.warnings],
     }
 
 

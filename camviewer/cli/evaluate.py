@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from camviewer.cli.documents import evaluate_document, evaluate_lines, model_document
+from camviewer.cli.documents import evaluate_document, evaluate_lines, model_document, model_lines
 from camviewer.cli.explain import check_folder, load_session, make_folder
 from camviewer.cli.report import stream_results
 from camviewer.engine import EvaluateRequest, EvaluationResult, OutputNames, run_evaluate
@@ -32,7 +32,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         make_folder(args.plots)
 
     def document(result: EvaluationResult) -> dict[str, Any]:
-        plots = write_curve_plots(result, names, args.plots, request.score, protected) if args.plots and not result.error else []
+        plots = (write_curve_plots(result, names, args.plots, request.score, session.card.classes, protected)
+                 if args.plots and not result.error else [])
         return evaluate_document(result, request, plots)
 
-    return stream_results(args.json, {"model": model_document(session.model)}, results, document, evaluate_lines)
+    return stream_results(args.json, {"model": model_document(session.model)}, results, document, evaluate_lines, model_lines)

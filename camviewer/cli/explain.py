@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from camviewer import errors
-from camviewer.cli.documents import explain_document, explain_lines, model_document
+from camviewer.cli.documents import explain_document, explain_lines, model_document, model_lines
 from camviewer.cli.report import stream_results
 from camviewer.engine import ExplainRequest, ImageResult, ModelSession, OutputNames, OutputOptions, run_explain, write_outputs
 from camviewer.engine.naming import refuse_overwrites
@@ -32,14 +32,14 @@ def explain_command(args: argparse.Namespace) -> int:
     if args.out is not None:
         refuse_overwrites(args.out, names, request.methods, session.card.classes, protected)
         make_folder(args.out)
-        options = OutputOptions(args.out, args.save_maps, args.export, OverlayStyle(args.colormap, args.opacity,
-                                                                                    args.threshold, args.contours))
+        style = OverlayStyle(args.colormap, args.opacity, args.threshold, args.contours)
+        options = OutputOptions(args.out, args.save_maps, args.export, style, args.keep_identity)
 
     def document(result: ImageResult) -> dict[str, Any]:
         written = write_outputs(result, names, options, session, protected) if options and result.error is None else None
         return explain_document(result, written)
 
-    return stream_results(args.json, {"model": model_document(session.model)}, results, document, explain_lines)
+    return stream_results(args.json, {"model": model_document(session.model)}, results, document, explain_lines, model_lines)
 
 
 def load_session(args: argparse.Namespace) -> ModelSession:

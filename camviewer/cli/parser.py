@@ -97,6 +97,8 @@ def _explain(explain: CommandParser) -> None:
     explain.add_argument("--export", type=lazy("exports"), default=(), metavar="png,panel,dicom",
                          help="annotated PNG at source resolution, an [original | heatmap | overlay] panel, "
                               "DICOM Secondary Capture (needs --out)")
+    explain.add_argument("--keep-identity", action="store_true",
+                         help="DICOM exports keep the source's patient and study, for your own PACS (default: de-identified)")
     explain.add_argument("--names-from-input", action="store_true",
                          help="name outputs after the input files (default: image0001 ..., since names may hold PHI)")
     explain.add_argument("--colormap", choices=tuple(OPENCV_MAPS), default="inferno", help="for unsigned maps (default inferno)")

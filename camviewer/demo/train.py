@@ -26,13 +26,21 @@ from torch import nn
 
 from camviewer.geometry import resize
 from camviewer.io.write import atomic_write_bytes
+from camviewer.metrics.regions import region_map
 from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.device import select_device
+from camviewer.model.intended_use import PHANTOM_TRAINING
 from camviewer.phantom import CLASSES, Phantom, generate
 
 INPUT_SIZE = 192
 SOURCE_SIZE = 256
 MEAN, STD = 0.5, 0.25
+REGION_SIGMA = 0.1  # the AOPC study's Gaussian perturbation, [0, 1] pixel scale
+PERTURBED_GRIDS = (3, 12)
+EVIDENCE_THRESHOLD = 1e-4  # normalised units: a finding changes pixels by far more
+INTENDED_USE = {"summary": "synthetic posteroanterior chest phantoms made by camviewer.phantom (a demonstration, "
+                           "never real radiographs)", "training_data": PHANTOM_TRAINING,
+                "modalities": ["CR", "DX"], "body_parts": ["CHEST"], "views": ["PA"]}
 TRAINING_SEED = 1000
 VALIDATION_SEED = 900_000
 
@@ -91,6 +99,33 @@ def shifted(batch: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
     return padded[..., dy : dy + batch.shape[-2], dx : dx + batch.shape[-1]]
 
 
+def region_perturbed(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The AOPC study's perturbation made part of the training distribution, without touching evidence.
+
+    ``batch`` holds whole patients in class order (normal first). Evidence is where an image differs
+    from its patient's normal image (the finding). Each image, with probability 1/2, gets Gaussian
+    noise (sigma 0.1 in the [0, 1] pixel scale, as ``camviewer evaluate`` adds) in a random number of
+    the regions of a random R x R grid (R = 3..12) that hold no evidence. So noise alone carries no
+    class, and a perturbation curve falls only when the perturbation reaches the evidence.
+    """
+    out = batch.clone()
+    size = batch.shape[-1]
+    patients = batch.view(-1, len(CLASSES), size, size)
+    evidence = ((patients - patients[:, :1]).abs() > EVIDENCE_THRESHOLD).view(-1, size, size)
+    for k in range(len(batch)):
+        if torch.rand(1, generator=generator).item() < 0.5:
+            continue
+        grid = int(torch.randint(PERTURBED_GRIDS[0], PERTURBED_GRIDS[1] + 1, (1,), generator=generator))
+        regions = torch.from_numpy(region_map((size, size), grid))
+        allowed = sorted(set(range(grid * grid)) - set(regions[evidence[k]].tolist()))
+        count = int(torch.randint(0, len(allowed) + 1, (1,), generator=generator))
+        chosen = torch.tensor(allowed)[torch.randperm(len(allowed), generator=generator)[:count]]
+        where = torch.isin(regions, chosen)
+        noise = torch.randn((size, size), generator=generator) * (REGION_SIGMA / STD)
+        out[k, 0] += torch.where(where, noise, 0.0)
+    return out
+
+
 def patient_rows(patients: torch.Tensor) -> torch.Tensor:
     """Rows of a :func:`paired_set` holding these patients, each patient's classes together."""
     return (patients[:, None] * len(CLASSES) + torch.arange(len(CLASSES))).reshape(-1)
@@ -114,7 +149,7 @@ def train(plan: TrainingPlan, data: tuple[np.ndarray, np.ndarray], device: torch
         total = 0.0
         for start in range(0, patients, plan.patients_per_batch):
             rows = patient_rows(order[start : start + plan.patients_per_batch])
-            batch = shifted(images[rows], plan.max_shift, generator).to(device)
+            batch = region_perturbed(shifted(images[rows], plan.max_shift, generator), generator).to(device)
             loss = nn.functional.cross_entropy(model(batch), labels[rows].to(device))
             optimiser.zero_grad()
             loss.backward()
@@ -146,6 +181,7 @@ def write_model(folder: Path, plan: TrainingPlan, model: nn.Module, validation: 
         "name": plan.name,
         "description": "DEMONSTRATION ONLY, NOT FOR DIAGNOSIS: trained on synthetic chest phantoms "
                        "(camviewer.phantom), never on real radiographs.",
+        "intended_use": INTENDED_USE,
         "classes": list(CLASSES),
         "multilabel": False,
         "input": {"size": [INPUT_SIZE, INPUT_SIZE], "channels": 1, "mean": [MEAN], "std": [STD],
@@ -155,7 +191,9 @@ def write_model(folder: Path, plan: TrainingPlan, model: nn.Module, validation: 
         "weights_sha256": digest,
         "training": {"data": f"{plan.patients} synthetic patients (phantom seeds {TRAINING_SEED}..), each in all "
                              f"{len(CLASSES)} classes, at {SOURCE_SIZE} px; one random shift per batch, up to "
-                             f"{plan.max_shift} px at the {INPUT_SIZE} px input",
+                             f"{plan.max_shift} px at the {INPUT_SIZE} px input; half the images with Gaussian noise "
+                             f"(sigma {REGION_SIGMA}) in random regions of a random {PERTURBED_GRIDS[0]}..{PERTURBED_GRIDS[1]} "
+                             f"grid that hold no finding",
                      "epochs": plan.epochs, "batch": f"{plan.patients_per_batch} patients ({plan.patients_per_batch * len(CLASSES)} images)",
                      "optimiser": f"AdamW, one-cycle learning rate up to {plan.learning_rate}, weight decay {plan.weight_decay}",
                      "seed": plan.seed, "seconds": round(seconds)},
@@ -167,8 +205,8 @@ def write_model(folder: Path, plan: TrainingPlan, model: nn.Module, validation: 
 
 
 PLANS = (
-    TrainingPlan("demo-vgg", "demo-vgg", epochs=12),
-    TrainingPlan("demo-resnet", "demo-resnet", epochs=12),
+    TrainingPlan("demo-vgg", "demo-vgg", epochs=20),
+    TrainingPlan("demo-resnet", "demo-resnet", epochs=20),
 )
 
 

@@ -1,8 +1,9 @@
 """``run_evaluate``: perturbation curves, AOPC and Max Sensitivity of each explanation, per image.
 
 Images are explained a batch at a time and measured one at a time, so memory stays flat in the
-number of images. Each image's noise field comes from (seed, the image's input position), so an
-image gets the same x^(k) whatever else is in the run.
+number of images. Each image's noise field and random order come from (seed, the image's input
+position), so an image gets the same x^(k) whatever else is in the run, its methods share one
+random order, and the random baseline averages over many orders across images.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from camviewer.engine.requests import EvaluateRequest
 from camviewer.engine.results import EvaluationResult, ImageResult, SensitivityResult
 from camviewer.engine.session import ModelSession
 from camviewer.explain.cams import CAM_METHODS
-from camviewer.metrics.aopc import CurveImage, CurveRequest, perturbation_curves
+from camviewer.metrics.aopc import Curve, CurveImage, CurveRequest, early_collapse, perturbation_curves
 from camviewer.metrics.perturbation import fully_perturbed
 from camviewer.metrics.regions import rank_regions, region_map
 from camviewer.metrics.sensitivity import Explainer, cam_explainer, lrp_explainer, max_sensitivity
@@ -60,9 +61,10 @@ def _evaluate(request: EvaluateRequest, session: ModelSession, result: ImageResu
     spec = session.spec
     regions = region_map(spec.size, request.grid)
     pixels = to_pixel_scale(result.model_input.pixels, spec)
-    image = CurveImage(pixels, fully_perturbed(pixels, request.perturbation, request.seed * NOISE_STRIDE + result.index))
+    image_seed = request.seed * NOISE_STRIDE + result.index
+    image = CurveImage(pixels, fully_perturbed(pixels, request.perturbation, image_seed))
     curve_requests = [
-        CurveRequest(0, e.method, e.target_index, order, rank_regions(e.map, regions, request.grid, order, request.seed))
+        CurveRequest(0, e.method, e.target_index, order, rank_regions(e.map, regions, request.grid, order, image_seed))
         for e in result.explanations
         for order in request.orders
     ]
@@ -71,7 +73,22 @@ def _evaluate(request: EvaluateRequest, session: ModelSession, result: ImageResu
                                  batch_size=request.batch_size or session.forward_batch_size,
                                  incremental=request.incremental, splits=session.splits, progress=progress, cancel=cancel,
                                  request_id=request.request_id)
-    return EvaluationResult(result, tuple(curves), _sensitivity(request, session, result, image), result.warnings)
+    warnings = result.warnings + _collapse_warnings(request, session, curves)
+    return EvaluationResult(result, tuple(curves), _sensitivity(request, session, result, image), warnings)
+
+
+def _collapse_warnings(request: EvaluateRequest, session: ModelSession, curves: list[Curve]) -> tuple[str, ...]:
+    """A warning per target whose random-order probability curve collapses early (:func:`early_collapse`)."""
+    if request.score != "prob":
+        return ()
+    found = {}
+    for curve in (c for c in curves if c.order == "random"):
+        step = early_collapse(curve.values)
+        if step is not None and curve.target_index not in found:
+            found[curve.target_index] = (f"the perturbation ({request.perturbation}) collapses the model: the random-order curve "
+                                         f"of {session.card.classes[curve.target_index]} falls below half its start at step "
+                                         f"{step} of {request.length}; AOPC then measures the perturbation, not the explanation")
+    return tuple(found.values())
 
 
 def _sensitivity(request: EvaluateRequest, session: ModelSession, result: ImageResult,

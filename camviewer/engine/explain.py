@@ -18,6 +18,7 @@ import torch
 from camviewer import errors
 from camviewer.engine.requests import DecodedImage, ExplainRequest, ImageSource
 from camviewer.engine.results import Explanation, ImageResult, Prediction
+from camviewer.engine.scope import scope_warnings
 from camviewer.engine.session import ModelSession
 from camviewer.explain.cams import CAM_METHODS
 from camviewer.explain.engine import compute_cams
@@ -115,8 +116,9 @@ def explain_batch(request: ExplainRequest, session: ModelSession, batch: Sequenc
             results.append(item)
             continue
         predictions, explanations = next(outcomes)
+        scope = scope_warnings(session.card.intended_use, item.image)
         results.append(ImageResult(request.request_id, item.index, item.path, predictions, explanations, item.model_input,
-                                   item.image, item.image.warnings))
+                                   item.image, item.image.warnings, scope=scope))
     return results
 
 

@@ -6,7 +6,7 @@ wrote and its warnings; it prints nothing.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,12 +15,14 @@ import numpy as np
 
 from camviewer.engine.naming import OutputNames
 from camviewer.engine.results import EvaluationResult, Explanation, ImageResult
+from camviewer.engine.scope import DEMO_NOTE
 from camviewer.engine.session import ModelSession
 from camviewer.export.dicom_sc import secondary_capture, write_secondary_capture
 from camviewer.io.write import ProtectedInputs, atomic_write_bytes, write_png
-from camviewer.render.exports import Caption, MapEntry, annotated, panel, source_overlay
+from camviewer.render.annotate import NOT_FOR_DIAGNOSIS
+from camviewer.render.exports import Caption, MapEntry, annotated, panel
 from camviewer.render.overlay import OverlayStyle, for_map, normalise, overlay
-from camviewer.render.plot import curve_plot
+from camviewer.render.plot import curve_plot, probability_axis
 
 EXPORTS: tuple[str, ...] = ("png", "panel", "dicom")
 NOT_DICOM = "DICOM export skipped: the input is not DICOM"
@@ -35,6 +37,7 @@ class OutputOptions:
     save_maps: bool = False
     exports: tuple[str, ...] = ()
     style: OverlayStyle = field(default_factory=OverlayStyle)
+    keep_identity: bool = False  # Secondary Captures keep the source's patient and study (for one's own PACS)
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,13 @@ def write_outputs(result: ImageResult, names: OutputNames, options: OutputOption
         if options.save_maps:
             written["map"] = _raw_map(result, names, explanation, options, protected)
         if "png" in options.exports:
-            written["png"] = _annotated(result, names, explanation, options, session, date, protected)
+            picture = _annotated(result, explanation, options, session, date)
+            written["png"] = write_png(options.folder / names.annotated(*_args(result, explanation)), picture, protected)
+            del picture  # one source-size canvas at a time
         if "dicom" in options.exports and is_dicom:
-            written["dicom"] = _secondary_capture(result, names, explanation, options, protected)
+            written["dicom"] = _secondary_capture(result, names, explanation, options, session, date, protected)
         files.append(written)
-    panel_file = _panel(result, names, options, protected) if "panel" in options.exports else None
+    panel_file = _panel(result, names, options, session, protected) if "panel" in options.exports else None
     warnings = (NOT_DICOM,) if "dicom" in options.exports and not is_dicom else ()
     return WrittenFiles(tuple(files), panel_file, warnings)
 
@@ -92,39 +97,50 @@ def _entry(e: Explanation) -> MapEntry:
     return MapEntry(f"{e.method} | {e.target_index}: {e.target_label}", e.map, e.signed, e.method)
 
 
-def _annotated(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions, session: ModelSession,
-               date: str, protected: ProtectedInputs) -> str:
+def notes(result: ImageResult, session: ModelSession) -> tuple[str, ...]:
+    """What every picture of this result must say besides its map: a demo model, and out-of-scope use."""
+    return ((DEMO_NOTE,) if session.card.intended_use.demo else ()) + result.scope
+
+
+def _annotated(result: ImageResult, e: Explanation, options: OutputOptions, session: ModelSession, date: str) -> np.ndarray:
+    """The annotated picture at source resolution: overlay, colour bar, caption with every note."""
     assert result.model_input is not None and result.image is not None
     caption = Caption(session.card.name, session.model.weights_sha256, e.target_label, result.probability(e.target_index),
-                      e.method, e.layer, date)
-    picture = annotated(result.image, result.model_input.geometry, _entry(e), caption, for_map(options.style, e.signed))
-    return write_png(options.folder / names.annotated(*_args(result, e)), picture, protected)
+                      e.method, e.layer, date, notes(result, session))
+    return annotated(result.image, result.model_input.geometry, _entry(e), caption, for_map(options.style, e.signed))
 
 
-def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions,
-                       protected: ProtectedInputs) -> str:
-    assert result.model_input is not None and result.image is not None and result.image.header is not None
-    picture = source_overlay(result.image, result.model_input.geometry, e.map, e.signed, for_map(options.style, e.signed))
-    dataset = secondary_capture(result.image.header, picture, method=e.method,
-                                description=f"camviewer {e.method} overlay")
+def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions, session: ModelSession,
+                       date: str, protected: ProtectedInputs) -> str:
+    """The annotated picture as a DICOM Secondary Capture: what the PNG shows, a PACS shows."""
+    assert result.image is not None and result.image.header is not None
+    dataset = secondary_capture(result.image.header, _annotated(result, e, options, session, date), method=e.method,
+                                description=f"camviewer {e.method} {e.target_label}"[:64], keep_identity=options.keep_identity,
+                                comments="; ".join((NOT_FOR_DIAGNOSIS, *notes(result, session))))
     path = options.folder / names.secondary_capture(*_args(result, e))
     write_secondary_capture(path, dataset, protected)
     return str(path)
 
 
-def _panel(result: ImageResult, names: OutputNames, options: OutputOptions, protected: ProtectedInputs) -> str:
+def _panel(result: ImageResult, names: OutputNames, options: OutputOptions, session: ModelSession,
+           protected: ProtectedInputs) -> str:
     assert result.model_input is not None
-    picture = panel(result.model_input.pixels, [_entry(e) for e in result.explanations], options.style.cmap)
+    header = (f"{session.card.name} | model input {result.model_input.pixels.shape[1]} x {result.model_input.pixels.shape[0]}",
+              *(f"WARNING: {note}" for note in notes(result, session)), NOT_FOR_DIAGNOSIS)
+    picture = panel(result.model_input.pixels, [_entry(e) for e in result.explanations], options.style.cmap, header=header)
     return write_png(options.folder / names.panel(result.index), picture, protected)
 
 
-def write_curve_plots(result: EvaluationResult, names: OutputNames, folder: Path, score: str,
+def write_curve_plots(result: EvaluationResult, names: OutputNames, folder: Path, score: str, classes: Sequence[str],
                       protected: ProtectedInputs) -> list[str]:
     """One PNG of the curves per target of an evaluated image; returns the files written."""
     index = result.explained.index
     written = []
     for target in dict.fromkeys(c.target_index for c in result.curves):
-        series = [(f"{c.method} {c.order} AOPC {c.aopc:.3f}", c.values) for c in result.curves if c.target_index == target]
-        picture = curve_plot(series, f"{names.stems[index]}: target {target}", "probability" if score == "prob" else "logit")
-        written.append(write_png(folder / names.curves(index, target), picture, protected))
+        label = classes[target]
+        series = [(f"{c.method} {c.order} ({label}): AOPC {c.aopc:.3f}", c.values) for c in result.curves if c.target_index == target]
+        title = f"{names.stems[index]}: perturbation curves of {label} (class {target})"
+        picture = curve_plot(series, title, "probability" if score == "prob" else "logit",
+                             probability_axis() if score == "prob" else None)
+        written.append(write_png(folder / names.curves(index, target, label), picture, protected))
     return written

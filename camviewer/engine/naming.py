@@ -63,22 +63,22 @@ class OutputNames:
         return f"{self.stems[index]}__{method}__{target}-{_label(label)}.npy"
 
     def annotated(self, index: int, method: str, target: int, label: str) -> str:
-        return f"{self.stems[index]}__{method}__{target}__annotated.png"
+        return f"{self.stems[index]}__{method}__{target}-{_label(label)}__annotated.png"
 
     def secondary_capture(self, index: int, method: str, target: int, label: str) -> str:
-        return f"{self.stems[index]}__{method}__{target}__overlay.dcm"
+        return f"{self.stems[index]}__{method}__{target}-{_label(label)}__annotated.dcm"
 
     def panel(self, index: int) -> str:
         return f"{self.stems[index]}__panel.png"
 
-    def curves(self, index: int, target: int) -> str:
-        return f"{self.stems[index]}__curves__{target}.png"
+    def curves(self, index: int, target: int, label: str) -> str:
+        return f"{self.stems[index]}__curves__{target}-{_label(label)}.png"
 
     def possible(self, index: int, methods: Iterable[str], classes: Sequence[str]) -> Iterator[str]:
         """Every name a run could write for input ``index``, whatever its targets turn out to be."""
         yield self.panel(index)
         for target, label in enumerate(classes):
-            yield self.curves(index, target)
+            yield self.curves(index, target, label)
             for method in methods:
                 for kind in (self.overlay, self.raw_map, self.annotated, self.secondary_capture):
                     yield kind(index, method, target, label)

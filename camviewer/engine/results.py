@@ -41,7 +41,9 @@ class ImageResult:
     """Predictions (most probable first) and explanations (per target, the methods in the order asked).
 
     ``index`` is the input's position in the request; ``image`` the decoded source (kept so that
-    exports never read the file again); ``error`` is set, and the rest empty, when the input failed.
+    exports never read the file again); ``scope``: how the image is outside the model's intended use
+    (:mod:`camviewer.engine.scope`), shown wherever the result is; ``warnings``: the file's own;
+    ``error`` is set, and the rest empty, when the input failed.
     """
 
     request_id: int
@@ -53,6 +55,7 @@ class ImageResult:
     image: XrayImage | None = None
     warnings: tuple[str, ...] = ()
     error: errors.CamviewerError | None = None
+    scope: tuple[str, ...] = ()
 
     def probability(self, index: int) -> float:
         return next(p.probability for p in self.predictions if p.index == index)

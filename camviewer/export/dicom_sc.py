@@ -1,4 +1,6 @@
-"""DICOM Secondary Capture export of a rendered explanation overlay.
+"""DICOM Secondary Capture export of a rendered explanation: the annotated picture that the PNG export
+shows (overlay at source resolution, colour bar with its numbers, caption with model, class,
+probability, method, warnings and "Not for diagnostic use"), so a PACS user sees what a PNG user sees.
 
 The export is a **new** Secondary Capture Image Storage instance
 (1.2.840.10008.5.1.4.1.1.7), built from an allowlist of attributes; nothing is copied
@@ -75,6 +77,7 @@ PSEUDO_ID_PREFIX = "ANON-"
 DEIDENTIFICATION_METHOD = "camviewer: PS3.15 E.1 Basic Application Confidentiality Profile"
 BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 MAX_LO_CHARS = 64
+MAX_LT_CHARS = 10240
 PREAMBLE = bytes(128)
 PIXEL_DATA = 0x7FE00010
 UNPAIRED_BODY_PARTS = {"CHEST", "THORAX", "ABDOMEN", "PELVIS", "HEAD", "SKULL", "NECK", "SPINE", "HEART"}
@@ -87,16 +90,17 @@ IDENTITY_OPTIONAL = ("IssuerOfPatientID", "PatientAge", "StudyDescription")
 
 
 def secondary_capture(source: Dataset, overlay: np.ndarray, *, method: str, description: str,
-                      keep_identity: bool = False, now: datetime | None = None) -> Dataset:
-    """A Secondary Capture data set showing ``overlay`` in the study of ``source``.
+                      keep_identity: bool = False, comments: str = "", now: datetime | None = None) -> Dataset:
+    """A Secondary Capture data set showing ``overlay``, derived from ``source``.
 
-    ``overlay`` is a uint8 RGB array (rows, columns, 3) at the source's resolution.
+    ``overlay`` is the rendered picture, a uint8 RGB array (rows, columns, 3) of any size.
     ``method`` names the explanation (e.g. "Grad-CAM") in the Derivation Description.
-    ``description`` becomes the Series Description, cut to 64 characters. It must not
-    carry patient data. The result is de-identified unless ``keep_identity`` is True.
+    ``description`` becomes the Series Description, cut to 64 characters, and ``comments`` the
+    Image Comments (the picture's warnings, for machines). Neither may carry patient data. The
+    result is de-identified unless ``keep_identity`` is True (then it joins the source's study).
     Its Pixel Data reads the overlay's memory (no copy): leave the overlay unchanged until written.
     """
-    _check_overlay(overlay, source)
+    _check_overlay(overlay)
     now = now or datetime.now()
     ds = _new_instance(now)
     _add_patient_and_study(ds, source, keep_identity)
@@ -104,6 +108,8 @@ def secondary_capture(source: Dataset, overlay: np.ndarray, *, method: str, desc
     _add_anatomy(ds, source)
     _add_derivation(ds, source, method, keep_identity)
     _add_pixels(ds, overlay, source)
+    if comments:
+        ds.ImageComments = comments[:MAX_LT_CHARS]
     if _has_non_ascii_text(ds):
         ds.SpecificCharacterSet = UNICODE_CHARSET
     return ds
@@ -123,13 +129,12 @@ def write_secondary_capture(path: Path, dataset: Dataset, protected: ProtectedIn
         fp.write(PREAMBLE)
 
 
-def _check_overlay(overlay: np.ndarray, source: Dataset) -> None:
+def _check_overlay(overlay: np.ndarray) -> None:
     shape: tuple[int, ...] = tuple(getattr(overlay, "shape", ()))
     if getattr(overlay, "dtype", None) != np.uint8 or len(shape) != 3 or shape[2] != 3 or 0 in shape:
         raise ValueError("overlay must be a non-empty uint8 RGB array of shape (rows, columns, 3)")
-    expected = (_number(source, "Rows"), _number(source, "Columns"))
-    if None not in expected and tuple(shape[:2]) != expected:
-        raise ValueError(f"overlay is {shape[0]}x{shape[1]} but the source image is {expected[0]}x{expected[1]}")
+    if max(shape[:2]) > 65535:
+        raise ValueError("overlay has over 65535 rows or columns, more than a DICOM image holds")
 
 
 def _new_instance(now: datetime) -> Dataset:
@@ -201,7 +206,7 @@ def _add_anatomy(ds: Dataset, source: Dataset) -> None:
 def _add_derivation(ds: Dataset, source: Dataset, method: str, keep_identity: bool) -> None:
     """General Image and General Reference attributes saying what the image derives from."""
     ds.ImageType = ["DERIVED", "SECONDARY"]
-    ds.DerivationDescription = f"{SOFTWARE_NAME} {__version__}: {method} explanation overlay on the source image"
+    ds.DerivationDescription = f"{SOFTWARE_NAME} {__version__}: {method} explanation overlay on the source image, annotated"
     ds.PatientOrientation = _text(source, "PatientOrientation")
     sop_class, sop_instance = _text(source, "SOPClassUID"), _text(source, "SOPInstanceUID")
     if sop_class and sop_instance:
@@ -291,11 +296,6 @@ def _text(source: Dataset, keyword: str) -> str:
     except ValueError:
         return ""
     return "\\".join(str(item) for item in items)
-
-
-def _number(source: Dataset, keyword: str) -> int | None:
-    text = _text(source, keyword)
-    return int(text) if text.isdigit() else None
 
 
 def _has_non_ascii_text(ds: Dataset) -> bool:

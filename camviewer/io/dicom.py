@@ -28,7 +28,7 @@ from camviewer.io.dicom_read import (
     note_for,
     read_part10,
 )
-from camviewer.io.grayscale import VoiPreset, auto_window, range_window
+from camviewer.io.grayscale import VoiPreset, auto_window, maps_like, range_window
 from camviewer.io.image import XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 
@@ -221,7 +221,7 @@ def _build_image(ds: Dataset, syntax: uid.UID, pixels: PixelAttributes, frame: n
     presets, default, voi_notes = _presets(ds, values, value_range, gray=values.ndim == 2)
     notes |= voi_notes
     invert, polarity_notes = attrs.polarity(ds, pixels.photometric)
-    notes |= polarity_notes
+    notes |= polarity_notes | attrs.spacing_notes(ds)
     metadata = attrs.metadata(ds, ds.file_meta, syntax, pixels.rows, pixels.columns, pixels.samples, pixels.bits_stored,
                               pixels.photometric, pixels.frames)
     return XrayImage(values, value_range, presets, default, invert, metadata, tuple(sorted(notes)), header=_header(ds))
@@ -285,12 +285,14 @@ def _presets(
 ) -> tuple[tuple[VoiPreset, ...], int, set[str]]:
     """File VOI LUTs, file windows, Auto, Full range; the first is the default.
 
-    Colour images have no VOI: they show their full range by default.
+    Colour images have no VOI: they show their full range by default. The built-in Full range is left
+    out when a file window already maps the whole range the same way (listed once, not twice).
     """
     auto = VoiPreset("Auto (0.5-99.5 percentile)", "auto", window=auto_window(values))
     full = VoiPreset("Full range", "bit-depth", window=range_window(*value_range))
     if not gray:
         return (full, auto), 0, set()
     file_presets, notes = attrs.file_voi_presets(ds)
-    return (*file_presets, auto, full), 0, notes
+    covered = any(p.window is not None and maps_like(p.window, full.window, value_range) for p in file_presets)
+    return (*file_presets, auto, *(() if covered else (full,))), 0, notes
 

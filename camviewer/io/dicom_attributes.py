@@ -32,6 +32,8 @@ LOSSY_SYNTAXES = {
     uid.JPEG2000MC,
 }
 INVALID_VOI_NOTE = "invalid windowing in file (ignored)"
+SPACING_ATTRIBUTES = (("PixelSpacing", "Pixel Spacing"), ("ImagerPixelSpacing", "Imager Pixel Spacing"),
+                      ("NominalScannedPixelSpacing", "Nominal Scanned Pixel Spacing"))
 CALIBRATION_TYPES = {"GEOMETRY", "FIDUCIAL"}  # Pixel Spacing Calibration Type's defined terms
 MAX_EXPLANATION_CHARS = 64  # an LO value
 
@@ -181,6 +183,12 @@ def _pixel_spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]
     return None, None
 
 
+def spacing_notes(ds: Dataset) -> set[str]:
+    """A note for each spacing attribute that is present but invalid (e.g. ``0\\0``): it is ignored, not trusted."""
+    return {f"invalid {name} in file (ignored)" for keyword, name in SPACING_ATTRIBUTES
+            if _get(ds, keyword) is not None and _spacing_pair(ds, keyword) is None}
+
+
 def _spacing_pair(ds: Dataset, keyword: str) -> tuple[float, float] | None:
     values = _floats(_get(ds, keyword)) if _get(ds, keyword) is not None else []
     if len(values) == 2 and all(np.isfinite(v) and v > 0 for v in values):
@@ -230,7 +238,9 @@ def metadata(
         patient_age=_text(ds, "PatientAge"),
         study_date=_iso_date(_text(ds, "StudyDate")),
         study_description=_text(ds, "StudyDescription"),
+        series_description=_text(ds, "SeriesDescription"),
         modality=_text(ds, "Modality"),
+        body_part=_text(ds, "BodyPartExamined"),
         view_position=_text(ds, "ViewPosition"),
         laterality=_text(ds, "ImageLaterality") or _text(ds, "Laterality"),
         pixel_spacing_mm=spacing,

@@ -159,6 +159,14 @@ def _finite_sample(values: np.ndarray, step: int) -> tuple[np.ndarray, float, fl
     return np.concatenate(parts), lowest, highest
 
 
+def maps_like(window: Window, other: Window | None, value_range: tuple[float, float], tolerance: float = 1e-4) -> bool:
+    """Whether two windows give the same display over ``value_range`` (checked at 65 points)."""
+    if other is None:
+        return False
+    samples = np.linspace(*value_range, 65, dtype=np.float64)
+    return bool(np.allclose(apply_window(samples, window), apply_window(samples, other), atol=tolerance))
+
+
 def range_window(lo: float, hi: float) -> Window:
     """A LINEAR_EXACT window mapping [lo, hi] linearly onto [0, 1]."""
     width = hi - lo if hi > lo else 1.0

@@ -23,6 +23,9 @@ MODALITY_TERMS = frozenset("CR DX MG CT MR US NM PT XA RF OT SC IO PX RG DG ES X
                            "RTIMAGE RTDOSE RTSTRUCT RTPLAN BI BMD HC LS OSS OCT IVUS IVOCT TG AU ECG EPS HD RESP".split())
 VIEW_POSITION_TERMS = frozenset("AP PA LL RL RLD LLD RLO LLO LAT LATERAL".split())
 LATERALITY_TERMS = frozenset("R L B U".split())
+BODY_PART_TERMS = frozenset("CHEST THORAX LUNG HEART ABDOMEN PELVIS HEAD SKULL NECK SPINE CSPINE TSPINE LSPINE SSPINE "
+                            "SHOULDER CLAVICLE ARM ELBOW FOREARM WRIST HAND FINGER HIP LEG KNEE ANKLE FOOT TOE EXTREMITY "
+                            "BREAST WHOLEBODY".split())
 PHOTOMETRIC_TERMS = frozenset(("MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422",
                                "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"))
 AGE_STRING = re.compile(r"[0-9]{3}[DWMY]")
@@ -48,7 +51,9 @@ class Metadata:
     patient_age: str | None = None
     study_date: str | None = None
     study_description: str | None = None
+    series_description: str | None = None
     modality: str | None = None
+    body_part: str | None = None
     view_position: str | None = None
     laterality: str | None = None
     pixel_spacing_mm: tuple[float, float] | None = None
@@ -71,6 +76,8 @@ class Metadata:
             patient_id=None,
             study_date=None,
             study_description=None,
+            series_description=None,
+            body_part=_defined(self.body_part, BODY_PART_TERMS),
             patient_sex=self.patient_sex if self.patient_sex in SEX_VALUES else None,
             patient_age=_anonymized_age(self.patient_age),
             photometric_interpretation=_defined(self.photometric_interpretation, PHOTOMETRIC_TERMS) or "",

@@ -14,6 +14,7 @@ recomputes only that region's footprint there (``camviewer.metrics.incremental``
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,6 +71,15 @@ def aopc_by_length(values: np.ndarray) -> np.ndarray:
     """AOPC(l) for l = 1 .. L."""
     drops = np.cumsum(values[0] - values[1:])
     return drops / np.arange(2, len(values) + 1)
+
+
+def early_collapse(values: np.ndarray, fraction: float = 0.1) -> int | None:
+    """The first step k within the first ``fraction`` of the L steps (at least one) where the curve
+    falls below half its start f(x^(0)), or None. On a random-order curve of probabilities this
+    means the perturbation itself, not the evidence removed, drives the model."""
+    steps = max(1, math.ceil(fraction * (len(values) - 1)))
+    below = np.nonzero(values[1 : steps + 1] < 0.5 * values[0])[0]
+    return int(below[0]) + 1 if below.size else None
 
 
 def default_batch_size(device: torch.device) -> int:

@@ -144,15 +144,19 @@ def _demo_vgg(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
 
 def _demo_resnet(classes: int, channels: int, size: tuple[int, int]) -> nn.Module:
     """A small ResNet (torchvision BasicBlocks) -> global average pool -> class scores: Grad-CAM
-    equals HiResCAM at ``features``, whose stride is 8 (the last block keeps its resolution)."""
+    equals HiResCAM at ``features``, whose stride is 8.
+
+    Every downsampling covers each input pixel equally often: a 4x4 stem convolution with stride 2,
+    then non-overlapping 2x2 average pools between stride-1 blocks. A 5x5 or 3x3 convolution with
+    stride 2 covers even pixels more often than odd ones, and LRP's rules, which share relevance out
+    over each window, then paint that coverage as a checkerboard."""
     from torchvision.models.resnet import BasicBlock
 
-    def block(c_in: int, c_out: int, stride: int) -> nn.Module:
-        down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
-        return BasicBlock(c_in, c_out, stride=stride, downsample=down)
+    def block(c_in: int, c_out: int) -> nn.Module:
+        return BasicBlock(c_in, c_out, downsample=nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out)))
 
-    stem = [nn.Conv2d(channels, 16, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
-    features = nn.Sequential(*stem, block(16, 32, 2), block(32, 48, 2), block(48, 64, 1))
+    stem = [nn.Conv2d(channels, 16, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    features = nn.Sequential(*stem, nn.AvgPool2d(2), block(16, 32), nn.AvgPool2d(2), block(32, 48), block(48, 64))
     head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
     return FeaturesHead(features, head)
 

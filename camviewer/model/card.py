@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from camviewer import errors
 from camviewer.io.source import read_regular_file
+from camviewer.model.intended_use import UNSTATED, IntendedUse, parse_intended_use
 
 ResizePolicy = Literal["stretch", "letterbox", "center-crop"]
 DicomSource = Literal["window", "full-range"]
@@ -60,6 +61,7 @@ class ModelCard:
     weights: Path | None = None
     target_layer: str | None = None
     weights_sha256: str | None = None  # lower-case hex
+    intended_use: IntendedUse = UNSTATED
 
     @property
     def folder(self) -> Path:
@@ -117,6 +119,7 @@ def _parse(doc: dict[str, Any], path: Path) -> ModelCard:
         weights=_real_folder(weights) if weights else None,
         target_layer=target,
         weights_sha256=_weights_sha256(doc),
+        intended_use=parse_intended_use(doc.get("intended_use")),
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from camviewer.phantom import findings
 from camviewer.phantom.anatomy import Anatomy, Regions, draw_params, render
+from camviewer.phantom.marker import stamp
 from camviewer.phantom.shapes import blur, grid
 
 CLASSES = ("normal", "nodule", "consolidation", "effusion", "cardiomegaly")
@@ -86,7 +87,7 @@ def generate(seed: int, label: str | None = None, size: int = 512) -> Phantom:
         params = findings.enlarge_heart(params, streams["finding"])
     anatomy = render(params, int(size), streams["texture"])
     attenuation, mask = _with_finding(anatomy, label, streams["finding"])
-    pixels = expose(attenuation, Acquisition.draw(streams["acquisition"]), streams["acquisition"])
+    pixels = stamp(expose(attenuation, Acquisition.draw(streams["acquisition"]), streams["acquisition"]))
     return Phantom(pixels, mask, () if label == "normal" else (label,), label, anatomy.regions)
 
 

@@ -18,6 +18,7 @@ from camviewer.io.grayscale import VoiPreset, auto_window, range_window, to_bits
 from camviewer.io.image import Metadata, XrayImage
 from camviewer.io.write import atomic_write_bytes, encode_png
 from camviewer.phantom.generate import Phantom
+from camviewer.phantom.marker import MANUFACTURER, MODEL_NAME
 
 Photometric = Literal["MONOCHROME1", "MONOCHROME2"]
 Modality = Literal["DX", "CR"]
@@ -77,8 +78,8 @@ def _identify(ds: Dataset, modality: Modality, seed: int) -> None:
     ds.SOPClassUID, ds.SOPInstanceUID = uid.UID(SOP_CLASSES[modality]), instance
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
     ds.Modality = modality
-    ds.Manufacturer = "camviewer"
-    ds.ManufacturerModelName = "Synthetic chest phantom"
+    ds.Manufacturer = MANUFACTURER
+    ds.ManufacturerModelName = MODEL_NAME
     ds.InstitutionName = "SYNTHETIC DATA - NOT A PATIENT"
     ds.SeriesNumber, ds.InstanceNumber = 1, 1
     ds.AccessionNumber = f"SYN{seed:08d}"[-16:]

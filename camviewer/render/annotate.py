@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -45,6 +45,37 @@ def colour_bar(height: int, cmap: str, low: float, high: float, label: str, out:
         _text(bar, f"{value:.3g}", (left + width // 6 + 6, y + int(8 * scale / 0.5)), scale)
     _text(bar, label, (left, bottom + int(28 * scale / 0.5)), scale * 0.8)
     return bar
+
+
+def wrapped(lines: Sequence[str], width: int, scale: float) -> list[str]:
+    """The lines broken so that each fits in ``width`` pixels at this scale: at " | " separators
+    first, then at spaces (a word longer than the width stays whole)."""
+    out: list[str] = []
+    for line in lines:
+        out += _fill(line.split(" | "), " | ", width, scale, lambda part: _fill(part.split(" "), " ", width, scale, lambda w: [w]))
+    return out
+
+
+def _fill(parts: Sequence[str], joiner: str, width: int, scale: float, split: Callable[[str], list[str]]) -> list[str]:
+    """Parts joined greedily into lines that fit; a part too wide on its own is ``split`` further."""
+    out: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current}{joiner}{part}" if current else part
+        if _width(candidate, scale) <= width:
+            current = candidate
+            continue
+        if current:
+            out.append(current)
+        pieces = split(part) if _width(part, scale) > width else [part]
+        out += pieces[:-1]
+        current = pieces[-1]
+    return out + [current]
+
+
+def _width(text: str, scale: float) -> int:
+    (width, _), _ = cv2.getTextSize(text, FONT, scale, max(1, int(round(scale * 2))))
+    return int(width)
 
 
 def caption_height(lines: int, scale: float) -> int:

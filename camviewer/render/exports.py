@@ -17,7 +17,17 @@ import numpy as np
 from camviewer.geometry import InputGeometry, resize, row_bands
 from camviewer.io.grayscale import VoiPreset
 from camviewer.io.image import XrayImage
-from camviewer.render.annotate import NOT_FOR_DIAGNOSIS, caption, caption_height, colour_bar, colour_bar_width, side_by_side, stacked, text_scale
+from camviewer.render.annotate import (
+    NOT_FOR_DIAGNOSIS,
+    caption,
+    caption_height,
+    colour_bar,
+    colour_bar_width,
+    side_by_side,
+    stacked,
+    text_scale,
+    wrapped,
+)
 from camviewer.render.overlay import (
     Normalisation,
     OverlayStyle,
@@ -46,12 +56,14 @@ class Caption:
     method: str
     layer: str
     date: str
+    notes: tuple[str, ...] = ()  # e.g. that the model is a demo, and how the image is outside its intended use
 
     def lines(self, normalisation: str) -> list[str]:
         weights = f"weights {self.weights_sha256[:12]}" if self.weights_sha256 else "weights: none"
         return [
             f"{self.model} ({weights}) | class {self.label}: p = {self.probability:.3f}",
             f"{self.method} at {self.layer} | normalisation: {normalisation} | {self.date}",
+            *(f"WARNING: {note}" for note in self.notes),
             NOT_FOR_DIAGNOSIS,
         ]
 
@@ -93,8 +105,9 @@ def annotated(image: Shown, geometry: InputGeometry, entry: MapEntry, text: Capt
               policy: Normalisation = Normalisation(), *, preset: VoiPreset | None = None) -> np.ndarray:
     """Source-resolution overlay, colour bar with the numeric range, and a caption band, in one canvas."""
     rows, cols = image.values.shape[:2] if isinstance(image, XrayImage) else image.shape[:2]
-    lines, size = text.lines(policy.describe()), text_scale(rows)
+    size = text_scale(rows)
     width = cols + colour_bar_width(rows)
+    lines = wrapped(text.lines(policy.describe()), width - 20, size)
     canvas = np.empty((rows + caption_height(len(lines), size), width, 3), np.uint8)
     source_overlay(image, geometry, entry.raw, entry.signed, style, policy, preset=preset, out=canvas[:rows, :cols])
     scale = scale_of(entry.raw, entry.signed, policy)
@@ -103,8 +116,10 @@ def annotated(image: Shown, geometry: InputGeometry, entry: MapEntry, text: Capt
     return canvas
 
 
-def panel(pixels: np.ndarray, entries: Sequence[MapEntry], cmap: str = "inferno", shared_scale: bool = True) -> np.ndarray:
-    """Rows of [original | heatmap | overlay] (the Covid Grad-CAM note's figure), one per map.
+def panel(pixels: np.ndarray, entries: Sequence[MapEntry], cmap: str = "inferno", shared_scale: bool = True,
+          header: Sequence[str] = ()) -> np.ndarray:
+    """Rows of [original | heatmap | overlay] (the Covid Grad-CAM note's figure), one per map, under
+    a band of ``header`` lines (what the figure states about itself) when given.
 
     With ``shared_scale`` the maps of one group (one method, so one unit) share a scale and their
     colours compare across rows (classes); each row carries its colour bar.
@@ -122,4 +137,7 @@ def panel(pixels: np.ndarray, entries: Sequence[MapEntry], cmap: str = "inferno"
         bar = colour_bar(pixels.shape[0], style.cmap, -scale if entry.signed else 0.0, scale, "shared per method" if shared_scale else "per map")
         tiles = side_by_side([original, heat, overlay(pixels, display, style=style), bar])
         rows.append(stacked([caption(tiles.shape[1], [entry.title], text_scale(pixels.shape[0]) * 1.2), tiles], gap=0))
+    if header:
+        width, size = max(r.shape[1] for r in rows), text_scale(pixels.shape[0])
+        rows.insert(0, caption(width, wrapped(header, width - 20, size), size))
     return stacked(rows)
