@@ -194,3 +194,5 @@ def test_an_early_collapse_of_the_curve_is_found() -> None:
     assert early_collapse(np.array([0.9] + [0.8] * 20)) is None
     assert early_collapse(np.array([0.9, 0.8, 0.4] + [0.1] * 18)) == 2  # within the first 10 % (2 of 20 steps)
     assert early_collapse(np.array([0.9, 0.8, 0.8, 0.4] + [0.1] * 17)) is None  # too late to count
+    assert early_collapse(np.array([0.9] + [0.1] * 9)) is None  # L = 9: no step within the first 10 %
+    assert early_collapse(np.array([0.9] + [0.1] * 10)) == 1

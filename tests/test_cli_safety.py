@@ -252,6 +252,22 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
     assert process.returncode == 130 and err == "camviewer: Interrupted\n"
 
 
+def test_the_first_ctrl_c_cancels_the_run_and_a_second_interrupts() -> None:
+    """The handler raises nothing on the first press, so no interrupt is lost inside a finaliser."""
+    from camviewer.cli.interrupt import ctrl_c_cancels
+    from camviewer.progress import CancelToken
+
+    token, before = CancelToken(), signal.getsignal(signal.SIGINT)
+    with ctrl_c_cancels(token):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert token.cancelled
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_every_subcommand_leaves_a_colliding_folder_unchanged(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Each command pointed at a folder whose files are its own inputs, named like its outputs."""
     from camviewer.cli.parser import build_parser

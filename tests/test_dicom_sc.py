@@ -285,3 +285,14 @@ def test_the_exported_capture_joins_the_source_study_only_when_asked(source_path
     assert sc.SeriesInstanceUID != source.SeriesInstanceUID and sc.PatientIdentityRemoved == ("NO" if keep_identity else "YES")
     if DCIODVFY:
         assert dciodvfy_errors(capture) == []
+
+
+@pytest.mark.parametrize("keep_identity", [False, True])
+def test_anatomy_is_copied_only_as_codes_when_de_identified(overlay: np.ndarray, keep_identity: bool) -> None:
+    source = make_dataset(BodyPartExamined="JOHN SMITH", Laterality="SMITH", PatientOrientation=["JANE", "DOE"])
+    ds = secondary_capture(source, overlay, method="Grad-CAM", description="x", keep_identity=keep_identity)
+    copied = (ds.BodyPartExamined if "BodyPartExamined" in ds else "", ds.Laterality, list(ds.PatientOrientation or []))
+    assert copied == (("JOHN SMITH", "SMITH", ["JANE", "DOE"]) if keep_identity else ("", "", []))
+    coded = secondary_capture(make_dataset(BodyPartExamined="KNEE", Laterality="L", PatientOrientation=["A", "F"]), overlay,
+                              method="Grad-CAM", description="x")
+    assert (coded.BodyPartExamined, coded.Laterality, list(coded.PatientOrientation)) == ("KNEE", "L", ["A", "F"])

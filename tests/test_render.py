@@ -63,9 +63,10 @@ def test_colour_bar_of_a_tiny_image_still_draws(height: int) -> None:
 
 
 def test_curve_plots_use_a_fixed_probability_axis_and_tell_identical_curves_apart() -> None:
-    from camviewer.render.plot import PALETTE, curve_plot, even_axis, probability_axis
+    from camviewer.render.plot import PALETTE, curve_plot, even_axis, nice_step, probability_axis
 
     assert even_axis(np.array([-3.2, 7.9])).ticks == (-5, 0, 5, 10)
+    assert (nice_step(81, 8), nice_step(16, 8), nice_step(1, 8)) == (20, 2, 0.2)  # step ticks: 0, 20, 40, ...
     assert even_axis(np.array([0.31, 0.33])).ticks[0] <= 0.31 and even_axis(np.array([0.31, 0.33])).ticks[-1] >= 0.33
     curve = np.linspace(0.9, 0.1, 10)
     picture = curve_plot([("a", curve), ("b", curve.copy())], "t", "probability", probability_axis())

@@ -34,12 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = getattr(importlib.import_module(f"camviewer.cli.{args.command_module}"), args.run)
         return int(command(args) or ExitCode.OK)
+    except (KeyboardInterrupt, errors.Cancelled):  # Ctrl-C: at once, or cancelling the run (cli.interrupt)
+        fail("Interrupted")
+        return ExitCode.INTERRUPTED
     except errors.CamviewerError as exc:
         fail(error_message(exc))
         return exit_code_for(exc)
-    except KeyboardInterrupt:
-        fail("Interrupted")
-        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return ExitCode.FAILED

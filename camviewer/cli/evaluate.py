@@ -7,6 +7,7 @@ from typing import Any
 
 from camviewer.cli.documents import evaluate_document, evaluate_lines, model_document, model_lines
 from camviewer.cli.explain import check_folder, load_session, make_folder
+from camviewer.cli.interrupt import ctrl_c_cancels
 from camviewer.cli.report import stream_results
 from camviewer.engine import EvaluateRequest, EvaluationResult, OutputNames, run_evaluate
 from camviewer.engine.exports import write_curve_plots
@@ -14,6 +15,7 @@ from camviewer.engine.naming import refuse_overwrites
 from camviewer.explain.targets import TopK
 from camviewer.io.write import ProtectedInputs
 from camviewer.metrics.perturbation import Perturbation
+from camviewer.progress import CancelToken
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -25,7 +27,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
                               tuple(args.sensitivity), args.batch_size, not args.whole_model)
     session = load_session(args)
     names = OutputNames.numbered(len(images))
-    results = run_evaluate(request, session)
+    cancel = CancelToken()
+    results = run_evaluate(request, session, cancel=cancel)
     protected = ProtectedInputs.of([*images, *session.card.files])
     if args.plots is not None:
         refuse_overwrites(args.plots, names, request.methods, session.card.classes, protected)
@@ -36,4 +39,5 @@ def evaluate_command(args: argparse.Namespace) -> int:
                  if args.plots and not result.error else [])
         return evaluate_document(result, request, plots)
 
-    return stream_results(args.json, {"model": model_document(session.model)}, results, document, evaluate_lines, model_lines)
+    with ctrl_c_cancels(cancel):
+        return stream_results(args.json, {"model": model_document(session.model)}, results, document, evaluate_lines, model_lines)

@@ -8,12 +8,14 @@ from typing import Any
 
 from camviewer import errors
 from camviewer.cli.documents import explain_document, explain_lines, model_document, model_lines
+from camviewer.cli.interrupt import ctrl_c_cancels
 from camviewer.cli.report import stream_results
 from camviewer.engine import ExplainRequest, ImageResult, ModelSession, OutputNames, OutputOptions, run_explain, write_outputs
 from camviewer.engine.naming import refuse_overwrites
 from camviewer.explain.targets import TopK
 from camviewer.io.write import ProtectedInputs
 from camviewer.model.build import load_model
+from camviewer.progress import CancelToken
 from camviewer.render.overlay import OverlayStyle
 
 
@@ -26,7 +28,8 @@ def explain_command(args: argparse.Namespace) -> int:
     session = load_session(args)
     request = ExplainRequest(images, args.methods, args.target or (TopK(1),), args.layer, args.batch_size)
     names = OutputNames.from_inputs(images) if args.names_from_input else OutputNames.numbered(len(images))
-    results = run_explain(request, session)
+    cancel = CancelToken()
+    results = run_explain(request, session, cancel=cancel)
     protected = ProtectedInputs.of([*images, *session.card.files])
     options = None
     if args.out is not None:
@@ -39,7 +42,8 @@ def explain_command(args: argparse.Namespace) -> int:
         written = write_outputs(result, names, options, session, protected) if options and result.error is None else None
         return explain_document(result, written)
 
-    return stream_results(args.json, {"model": model_document(session.model)}, results, document, explain_lines, model_lines)
+    with ctrl_c_cancels(cancel):
+        return stream_results(args.json, {"model": model_document(session.model)}, results, document, explain_lines, model_lines)
 
 
 def load_session(args: argparse.Namespace) -> ModelSession:

@@ -156,7 +156,7 @@ def _evaluate_epilog() -> str:
         "definitions:\n"
         "  grid        region (i, j) covers rows floor(iH/R)..floor((i+1)H/R)-1, columns likewise; index i*R+j\n"
         "  ranking     by the mean of the map resized bilinearly to HxW; MoRF descending, LeRF ascending,\n"
-        "              ties by index; random: a seeded permutation\n"
+        "              ties by index; random: a permutation seeded by --seed and the image's position, shared by methods\n"
         "  curve       f(x^(k)), k = 0..L: the target's probability (softmax; sigmoid if multi-label) or logit\n"
         "  AOPC        1/(L+1) * sum_{k=1..L} [f(x^(0)) - f(x^(k))]\n"
         "  sensitivity max over N samples y uniform in the L-inf ball of radius R (pixel scale) of ||map(x) - map(y)||_2,\n"

@@ -88,12 +88,12 @@ class DocumentStream:
     lines (``head_lines`` of the head first), or one JSON document ``{**head, key: [document, ...]}``
     written item by item."""
 
-    def __init__(self, as_json: bool, head: dict[str, Any], key: str, lines: Lines, head_lines: Lines | None = None) -> None:
+    def __init__(self, as_json: bool, head: dict[str, Any], key: str, lines: Lines, head_lines: Lines) -> None:
         self.as_json, self.lines, self.count = as_json, lines, 0
         if as_json:
             opening = json.dumps(finite(head), indent=2, allow_nan=False)[:-2]
             print(f"{opening},\n  {json.dumps(key)}: [", end="")
-        elif head_lines is not None:
+        else:
             emit(head_lines(head))
 
     def add(self, document: dict[str, Any]) -> None:
@@ -119,7 +119,7 @@ R = TypeVar("R", bound=HasError)
 
 
 def stream_results(as_json: bool, head: dict[str, Any], results: Iterable[R], document_of: Callable[[R], dict[str, Any]],
-                   lines: Lines, head_lines: Lines | None = None) -> ExitCode:
+                   lines: Lines, head_lines: Lines) -> ExitCode:
     """Print each result's document as it comes (failures also as one line on stderr); FAILED if any failed."""
     failed = False
     with document_stream(as_json, head, "images", lines, head_lines) as stream:
@@ -133,7 +133,7 @@ def stream_results(as_json: bool, head: dict[str, Any], results: Iterable[R], do
 
 @contextmanager
 def document_stream(as_json: bool, head: dict[str, Any], key: str, lines: Lines,
-                    head_lines: Lines | None = None) -> Iterator[DocumentStream]:
+                    head_lines: Lines) -> Iterator[DocumentStream]:
     """A :class:`DocumentStream`, closed (the JSON completed) however the run ends: a run stopped by
     an error or Ctrl-C still leaves valid JSON holding the images done (and exits non-zero)."""
     stream = DocumentStream(as_json, head, key, lines, head_lines)

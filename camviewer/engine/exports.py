@@ -19,7 +19,7 @@ from camviewer.engine.scope import DEMO_NOTE
 from camviewer.engine.session import ModelSession
 from camviewer.export.dicom_sc import secondary_capture, write_secondary_capture
 from camviewer.io.write import ProtectedInputs, atomic_write_bytes, write_png
-from camviewer.render.annotate import NOT_FOR_DIAGNOSIS
+from camviewer.render.annotate import NOT_FOR_DIAGNOSIS, warning_lines
 from camviewer.render.exports import Caption, MapEntry, annotated, panel
 from camviewer.render.overlay import OverlayStyle, for_map, normalise, overlay
 from camviewer.render.plot import curve_plot, probability_axis
@@ -61,12 +61,14 @@ def write_outputs(result: ImageResult, names: OutputNames, options: OutputOption
         written = {"overlay": _overlay(result, names, explanation, options, protected)}
         if options.save_maps:
             written["map"] = _raw_map(result, names, explanation, options, protected)
-        if "png" in options.exports:
-            picture = _annotated(result, explanation, options, session, date)
-            written["png"] = write_png(options.folder / names.annotated(*_args(result, explanation)), picture, protected)
+        capture = "dicom" in options.exports and is_dicom
+        if "png" in options.exports or capture:
+            picture = _annotated(result, explanation, options, session, date)  # drawn once for the PNG and the SC
+            if "png" in options.exports:
+                written["png"] = write_png(options.folder / names.annotated(*_args(result, explanation)), picture, protected)
+            if capture:
+                written["dicom"] = _secondary_capture(result, names, explanation, picture, session, options, protected)
             del picture  # one source-size canvas at a time
-        if "dicom" in options.exports and is_dicom:
-            written["dicom"] = _secondary_capture(result, names, explanation, options, session, date, protected)
         files.append(written)
     panel_file = _panel(result, names, options, session, protected) if "panel" in options.exports else None
     warnings = (NOT_DICOM,) if "dicom" in options.exports and not is_dicom else ()
@@ -110,11 +112,11 @@ def _annotated(result: ImageResult, e: Explanation, options: OutputOptions, sess
     return annotated(result.image, result.model_input.geometry, _entry(e), caption, for_map(options.style, e.signed))
 
 
-def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, options: OutputOptions, session: ModelSession,
-                       date: str, protected: ProtectedInputs) -> str:
+def _secondary_capture(result: ImageResult, names: OutputNames, e: Explanation, picture: np.ndarray, session: ModelSession,
+                       options: OutputOptions, protected: ProtectedInputs) -> str:
     """The annotated picture as a DICOM Secondary Capture: what the PNG shows, a PACS shows."""
     assert result.image is not None and result.image.header is not None
-    dataset = secondary_capture(result.image.header, _annotated(result, e, options, session, date), method=e.method,
+    dataset = secondary_capture(result.image.header, picture, method=e.method,
                                 description=f"camviewer {e.method} {e.target_label}"[:64], keep_identity=options.keep_identity,
                                 comments="; ".join((NOT_FOR_DIAGNOSIS, *notes(result, session))))
     path = options.folder / names.secondary_capture(*_args(result, e))
@@ -126,7 +128,7 @@ def _panel(result: ImageResult, names: OutputNames, options: OutputOptions, sess
            protected: ProtectedInputs) -> str:
     assert result.model_input is not None
     header = (f"{session.card.name} | model input {result.model_input.pixels.shape[1]} x {result.model_input.pixels.shape[0]}",
-              *(f"WARNING: {note}" for note in notes(result, session)), NOT_FOR_DIAGNOSIS)
+              *warning_lines(notes(result, session)), NOT_FOR_DIAGNOSIS)
     picture = panel(result.model_input.pixels, [_entry(e) for e in result.explanations], options.style.cmap, header=header)
     return write_png(options.folder / names.panel(result.index), picture, protected)
 

@@ -31,8 +31,10 @@ Confidentiality Profile for the attributes an SC carries. No profile options are
   source SOP Instance UID map to ``generate_uid(entropy_srcs=[original])``, so all
   exports of one study stay in one study. The map is an unkeyed hash: anyone who holds a
   candidate original UID can confirm a match, but cannot recover the UID from the output.
-- Body Part Examined, Laterality and Patient Orientation are copied: they describe the
-  anatomy shown, not the person.
+- Body Part Examined, Laterality and Patient Orientation are copied when they are DICOM
+  codes (a defined body part, R/L/B/U, orientation letters), since they describe the anatomy
+  shown, not the person; any other value (free text) is left out. The source's SOP Class UID
+  and Lossy Image Compression are copied (what the export derives from, and how).
 - Series/Content/Instance-creation dates and times are when the export was made, not
   when the patient was imaged.
 - Patient Identity Removed is ``YES``. De-identification Method and its code sequence
@@ -55,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +71,7 @@ from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName, validate_value
 
 from camviewer import __version__
+from camviewer.io.image import BODY_PART_TERMS, LATERALITY_TERMS
 from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_file
 
 SOFTWARE_NAME = "camviewer"
@@ -78,6 +82,7 @@ DEIDENTIFICATION_METHOD = "camviewer: PS3.15 E.1 Basic Application Confidentiali
 BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 MAX_LO_CHARS = 64
 MAX_LT_CHARS = 10240
+ORIENTATION = re.compile(r"([APRLHF]{1,3}\\[APRLHF]{1,3})?")  # row\column directions, or empty
 PREAMBLE = bytes(128)
 PIXEL_DATA = 0x7FE00010
 UNPAIRED_BODY_PARTS = {"CHEST", "THORAX", "ABDOMEN", "PELVIS", "HEAD", "SKULL", "NECK", "SPINE", "HEART"}
@@ -105,7 +110,7 @@ def secondary_capture(source: Dataset, overlay: np.ndarray, *, method: str, desc
     ds = _new_instance(now)
     _add_patient_and_study(ds, source, keep_identity)
     _add_series_and_equipment(ds, description, now)
-    _add_anatomy(ds, source)
+    _add_anatomy(ds, source, keep_identity)
     _add_derivation(ds, source, method, keep_identity)
     _add_pixels(ds, overlay, source)
     if comments:
@@ -189,14 +194,18 @@ def _add_series_and_equipment(ds: Dataset, description: str, now: datetime) -> N
     ds.ContentDate, ds.ContentTime = _date(now), _time(now)
 
 
-def _add_anatomy(ds: Dataset, source: Dataset) -> None:
+def _add_anatomy(ds: Dataset, source: Dataset, keep_identity: bool) -> None:
     """Body Part Examined and Laterality, copied: the export shows the same anatomy.
 
-    Laterality (Type 2C) is required for paired body parts. It is copied when the
-    source has it, left out for a known unpaired part, and otherwise present but empty,
-    which PS3.3 allows when laterality is unknown.
+    De-identified, only DICOM codes are copied (free text could name someone). Laterality
+    (Type 2C) is required for paired body parts. It is copied when the source has it, left
+    out for a known unpaired part, and otherwise present but empty, which PS3.3 allows when
+    laterality is unknown.
     """
     body_part, laterality = _text(source, "BodyPartExamined"), _text(source, "Laterality")
+    if not keep_identity:
+        body_part = body_part if body_part in BODY_PART_TERMS else ""
+        laterality = laterality if laterality in LATERALITY_TERMS else ""
     if body_part:
         ds.BodyPartExamined = body_part
     if laterality or body_part.upper() not in UNPAIRED_BODY_PARTS:
@@ -207,7 +216,8 @@ def _add_derivation(ds: Dataset, source: Dataset, method: str, keep_identity: bo
     """General Image and General Reference attributes saying what the image derives from."""
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.DerivationDescription = f"{SOFTWARE_NAME} {__version__}: {method} explanation overlay on the source image, annotated"
-    ds.PatientOrientation = _text(source, "PatientOrientation")
+    orientation = _text(source, "PatientOrientation")
+    ds.PatientOrientation = orientation if keep_identity or ORIENTATION.fullmatch(orientation) else ""
     sop_class, sop_instance = _text(source, "SOPClassUID"), _text(source, "SOPInstanceUID")
     if sop_class and sop_instance:
         reference = Dataset()

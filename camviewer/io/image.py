@@ -153,10 +153,14 @@ class XrayImage:
         chosen = self.presets[self.default_preset] if preset is None else preset
         return apply_polarity(apply_voi(self.values[start:stop], chosen), self.invert)
 
+    @property
+    def full_range_preset(self) -> VoiPreset:
+        """The whole nominal value range, linearly."""
+        return VoiPreset("Full range", "bit-depth", window=range_window(*self.value_range))
+
     def full_range(self) -> np.ndarray:
         """Float32 in [0, 1] over the whole nominal value range, polarity applied."""
-        full = VoiPreset("Full range", "bit-depth", window=range_window(*self.value_range))
-        return self.display(full)
+        return self.display(self.full_range_preset)
 
 
 def _defined(value: str | None, terms: frozenset[str]) -> str | None:

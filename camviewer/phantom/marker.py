@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from camviewer.io.grayscale import apply_polarity, apply_window, range_window
 from camviewer.io.image import XrayImage
 
 MARKER_ROWS, MARKER_COLUMNS = 4, 16
@@ -34,8 +33,7 @@ def carries_code(image: XrayImage) -> bool:
     """Whether the image's full-range display holds the code in its top-left corner."""
     if image.is_color or image.values.shape[0] < MARKER_ROWS or image.values.shape[1] < MARKER_COLUMNS:
         return False
-    corner = image.values[:MARKER_ROWS, :MARKER_COLUMNS]
-    shown = apply_polarity(apply_window(corner, range_window(*image.value_range)), image.invert)
+    shown = image.display_rows(0, MARKER_ROWS, image.full_range_preset)[:, :MARKER_COLUMNS]
     return bool(np.all(np.abs(shown - CODE) <= TOLERANCE))
 
 

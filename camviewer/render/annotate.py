@@ -47,6 +47,11 @@ def colour_bar(height: int, cmap: str, low: float, high: float, label: str, out:
     return bar
 
 
+def warning_lines(notes: Sequence[str]) -> list[str]:
+    """Caption lines for what a picture must warn of (a demo model, out-of-scope use)."""
+    return [f"WARNING: {note}" for note in notes]
+
+
 def wrapped(lines: Sequence[str], width: int, scale: float) -> list[str]:
     """The lines broken so that each fits in ``width`` pixels at this scale: at " | " separators
     first, then at spaces (a word longer than the width stays whole)."""

@@ -26,6 +26,7 @@ from camviewer.render.annotate import (
     side_by_side,
     stacked,
     text_scale,
+    warning_lines,
     wrapped,
 )
 from camviewer.render.overlay import (
@@ -63,7 +64,7 @@ class Caption:
         return [
             f"{self.model} ({weights}) | class {self.label}: p = {self.probability:.3f}",
             f"{self.method} at {self.layer} | normalisation: {normalisation} | {self.date}",
-            *(f"WARNING: {note}" for note in self.notes),
+            *warning_lines(self.notes),
             NOT_FOR_DIAGNOSIS,
         ]
 

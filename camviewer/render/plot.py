@@ -38,12 +38,17 @@ def even_axis(values: np.ndarray, count: int = 5) -> Axis:
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if high <= low:
         low, high = low - 0.5, high + 0.5
-    raw = (high - low) / (count - 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = nice_step(high - low, count - 1)
     first, last = math.floor(low / step), math.ceil(high / step)
     ticks = tuple(k * step for k in range(first, last + 1))
     return Axis(ticks[0], ticks[-1], ticks)
+
+
+def nice_step(span: float, intervals: int) -> float:
+    """The smallest 1, 2 or 5 x 10^n that splits ``span`` into at most ``intervals`` parts."""
+    raw = span / intervals
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
 
 
 def curve_plot(series: Sequence[tuple[str, np.ndarray]], title: str, y_label: str, axis: Axis | None = None) -> np.ndarray:
@@ -84,7 +89,7 @@ def _axes(canvas: np.ndarray, axis: Axis, steps: int, x_of: Callable[[float], in
         cv2.putText(canvas, f"{tick:g}", (6, y_of(tick) + 4), FONT, 0.4, BLACK, 1, cv2.LINE_AA)
     cv2.line(canvas, (MARGIN, bottom), (WIDTH - MARGIN, bottom), BLACK, 1)
     cv2.line(canvas, (MARGIN, MARGIN), (MARGIN, bottom), BLACK, 1)
-    for k in np.unique(np.linspace(0, steps, min(steps, 8) + 1).round().astype(int)):
+    for k in range(0, steps + 1, max(1, int(nice_step(max(steps, 1), 8)))):
         cv2.line(canvas, (x_of(k), bottom), (x_of(k), bottom + 4), BLACK, 1)
         cv2.putText(canvas, str(k), (x_of(k) - 6, bottom + 18), FONT, 0.4, BLACK, 1, cv2.LINE_AA)
     cv2.putText(canvas, title, (MARGIN, 32), FONT, 0.55, BLACK, 1, cv2.LINE_AA)
