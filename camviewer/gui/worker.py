@@ -1,0 +1,185 @@
+"""One long-lived worker thread that owns the model, and its host in the GUI thread.
+
+The window never runs inference or decodes a file on its own thread. It submits frozen jobs to
+:class:`WorkerHost`; each job carries a request id (from :class:`~camviewer.gui.ledger.RequestLedger`)
+and a :class:`~camviewer.progress.CancelToken`. :class:`EngineWorker`, moved to a QThread, runs the
+engine and ends every job with exactly one signal: finished, failed or cancelled. It catches
+every exception, so a job never leaves a spinner spinning. The host forwards only results that
+are still current for their view and cancels the job a new one supersedes. Only plain data
+crosses threads: frozen requests in, engine dataclasses out.
+
+Shutdown (:meth:`WorkerHost.shutdown`) cancels everything, quits the thread and waits; the engine
+checks its token between batches, so a close during inference ends within a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from camviewer import errors
+from camviewer.engine import EvaluateRequest, ExplainRequest, ModelSession, run_evaluate, run_explain
+from camviewer.gui.ledger import RequestLedger
+from camviewer.model.build import load_model
+from camviewer.progress import CancelToken, Progress
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    """Load a model card (None: the default demo model) into the worker, replacing the current one."""
+
+    card: Path | None = None
+    device: str | None = None
+    trust_code: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window shows about the loaded model."""
+
+    name: str
+    classes: tuple[str, ...]
+    multilabel: bool
+    device: str
+    weights_sha256: str | None
+    demo: bool
+    notes: tuple[str, ...]
+
+
+Request = LoadModel | ExplainRequest | EvaluateRequest
+
+
+@dataclass(frozen=True)
+class Job:
+    request_id: int
+    request: Request
+    cancel: CancelToken
+
+
+class EngineWorker(QObject):
+    """Runs jobs one at a time in its thread; owns the :class:`ModelSession`."""
+
+    finished = Signal(int, object)  # request id, payload: ModelInfo, list[ImageResult] or list[EvaluationResult]
+    failed = Signal(int, str, str)  # request id, reason code, one-line message for the user
+    cancelled = Signal(int)
+    progress = Signal(int, str, int, int)  # request id, stage, done, total
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._session: ModelSession | None = None
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if job.cancel.cancelled:
+            self.cancelled.emit(job.request_id)
+            return
+        try:
+            payload = self._perform(job)
+        except errors.Cancelled:
+            self.cancelled.emit(job.request_id)
+        except errors.CamviewerError as exc:
+            self.failed.emit(job.request_id, exc.reason, exc.message)
+        except Exception as exc:  # every job must end in a signal (MemoryError included)
+            self.failed.emit(job.request_id, "internal", f"Internal error: {type(exc).__name__}; please report it")
+        else:
+            self.finished.emit(job.request_id, payload)
+
+    def _perform(self, job: Job) -> object:
+        request = job.request
+        if isinstance(request, LoadModel):
+            self._session = None  # free the old model before loading the new one
+            self._session = ModelSession(load_model(request.card, trust_code=request.trust_code, device=request.device))
+            return _info(self._session)
+        if self._session is None:
+            raise errors.ModelError("no model is loaded")
+
+        def report(p: Progress) -> None:
+            self.progress.emit(job.request_id, p.stage, p.done, p.total)
+
+        if isinstance(request, ExplainRequest):
+            return list(run_explain(replace(request, request_id=job.request_id), self._session, report, job.cancel))
+        return list(run_evaluate(replace(request, request_id=job.request_id), self._session, report, job.cancel))
+
+
+def _info(session: ModelSession) -> ModelInfo:
+    card = session.card
+    return ModelInfo(card.name, tuple(card.classes), card.multilabel, str(session.device), session.model.weights_sha256,
+                     card.intended_use.demo, tuple(session.model.notes))
+
+
+class WorkerHost(QObject):
+    """The GUI thread's side: submits jobs per view and forwards only current outcomes."""
+
+    result = Signal(str, int, object)  # view, request id, payload
+    failure = Signal(str, int, str, str)  # view, request id, reason, message
+    cancelled = Signal(str, int)
+    progress = Signal(str, int, str, int, int)  # view, request id, stage, done, total
+    _dispatch = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ledger = RequestLedger()
+        self._tokens: dict[int, CancelToken] = {}
+        self._thread = QThread(self)
+        self._thread.setObjectName("camviewer-engine")
+        self._worker = EngineWorker()
+        self._worker.moveToThread(self._thread)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._dispatch.connect(self._worker.run)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.cancelled.connect(self._on_cancelled)
+        self._worker.progress.connect(self._on_progress)
+        self._thread.start()
+
+    def submit(self, view: str, request: Request) -> int:
+        """Queue ``request`` for ``view``; the view's previous request is cancelled and its outcome dropped."""
+        request_id, previous = self._ledger.issue(view)
+        if previous is not None:
+            self._tokens[previous].cancel()
+        self._tokens[request_id] = CancelToken()
+        self._dispatch.emit(Job(request_id, request, self._tokens[request_id]))
+        return request_id
+
+    def cancel(self, view: str) -> None:
+        """Cancel the view's current request (it ends with ``cancelled``)."""
+        current = self._ledger.current(view)
+        if current is not None:
+            self._tokens[current].cancel()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every job, stop the thread and wait for it; False if it is still busy after the timeout."""
+        for token in self._tokens.values():
+            token.cancel()
+        self._thread.quit()
+        return bool(self._thread.wait(timeout_ms))
+
+    def _settled(self, request_id: int) -> str | None:
+        self._tokens.pop(request_id, None)
+        return self._ledger.settle(request_id)
+
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, payload: object) -> None:
+        view = self._settled(request_id)
+        if view is not None:
+            self.result.emit(view, request_id, payload)
+
+    @Slot(int, str, str)
+    def _on_failed(self, request_id: int, reason: str, message: str) -> None:
+        view = self._settled(request_id)
+        if view is not None:
+            self.failure.emit(view, request_id, reason, message)
+
+    @Slot(int)
+    def _on_cancelled(self, request_id: int) -> None:
+        view = self._settled(request_id)
+        if view is not None:
+            self.cancelled.emit(view, request_id)
+
+    @Slot(int, str, int, int)
+    def _on_progress(self, request_id: int, stage: str, done: int, total: int) -> None:
+        view = self._ledger.view_of(request_id)
+        if view is not None and self._ledger.current(view) == request_id:
+            self.progress.emit(view, request_id, stage, done, total)
