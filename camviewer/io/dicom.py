@@ -28,7 +28,7 @@ from camviewer.io.dicom_read import (
     note_for,
     read_part10,
 )
-from camviewer.io.grayscale import VoiPreset, auto_window, maps_like, range_window
+from camviewer.io.grayscale import VoiPreset, auto_window, full_range_preset, maps_like
 from camviewer.io.image import XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 
@@ -289,7 +289,7 @@ def _presets(
     out when a file window already maps the whole range the same way (listed once, not twice).
     """
     auto = VoiPreset("Auto (0.5-99.5 percentile)", "auto", window=auto_window(values))
-    full = VoiPreset("Full range", "bit-depth", window=range_window(*value_range))
+    full = full_range_preset(*value_range)
     if not gray:
         return (full, auto), 0, set()
     file_presets, notes = attrs.file_voi_presets(ds)

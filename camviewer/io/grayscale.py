@@ -167,6 +167,11 @@ def maps_like(window: Window, other: Window | None, value_range: tuple[float, fl
     return bool(np.allclose(apply_window(samples, window), apply_window(samples, other), atol=tolerance))
 
 
+def full_range_preset(lo: float, hi: float, name: str = "Full range") -> VoiPreset:
+    """The built-in preset that maps [lo, hi] linearly onto [0, 1]."""
+    return VoiPreset(name, "bit-depth", window=range_window(lo, hi))
+
+
 def range_window(lo: float, hi: float) -> Window:
     """A LINEAR_EXACT window mapping [lo, hi] linearly onto [0, 1]."""
     width = hi - lo if hi > lo else 1.0

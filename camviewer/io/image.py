@@ -10,7 +10,7 @@ import numpy as np
 from pydicom.uid import UID_dictionary
 
 from camviewer.geometry import row_bands
-from camviewer.io.grayscale import VoiPreset, apply_polarity, apply_voi, range_window
+from camviewer.io.grayscale import VoiPreset, apply_polarity, apply_voi, full_range_preset
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -156,7 +156,7 @@ class XrayImage:
     @property
     def full_range_preset(self) -> VoiPreset:
         """The whole nominal value range, linearly."""
-        return VoiPreset("Full range", "bit-depth", window=range_window(*self.value_range))
+        return full_range_preset(*self.value_range)
 
     def full_range(self) -> np.ndarray:
         """Float32 in [0, 1] over the whole nominal value range, polarity applied."""

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from camviewer import errors
-from camviewer.io.grayscale import VoiPreset, auto_window, range_window
+from camviewer.io.grayscale import VoiPreset, auto_window, full_range_preset
 from camviewer.io.image import Metadata, SourceFormat, XrayImage
 from camviewer.io.limits import DEFAULT_LIMITS, Limits
 from camviewer.io.source import regular_file_size
@@ -138,7 +138,7 @@ def _build_image(pixels: np.ndarray, bits: int, fmt: SourceFormat, notes: set[st
         value_range = (float(finite.min()), float(finite.max()))
     else:
         value_range = (0.0, float((1 << bits) - 1))
-    full = VoiPreset(f"Full range ({bits}-bit)" if bits != 32 else "Full range", "bit-depth", window=range_window(*value_range))
+    full = full_range_preset(*value_range, f"Full range ({bits}-bit)" if bits != 32 else "Full range")
     auto = VoiPreset("Auto (0.5-99.5 percentile)", "auto", window=auto_window(values))
     metadata = Metadata(
         format=fmt,

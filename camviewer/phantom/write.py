@@ -14,7 +14,7 @@ import numpy as np
 from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 
-from camviewer.io.grayscale import VoiPreset, auto_window, range_window, to_bits
+from camviewer.io.grayscale import VoiPreset, auto_window, full_range_preset, to_bits
 from camviewer.io.image import Metadata, XrayImage
 from camviewer.io.write import atomic_write_bytes, encode_png
 from camviewer.phantom.generate import Phantom
@@ -139,7 +139,7 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
 def xray_image(phantom: Phantom) -> XrayImage:
     """The phantom as camviewer reads its 16-bit PNG, without the file (for in-memory evaluation)."""
     values = to_bits(phantom.pixels, 16).astype(np.float32)
-    full = VoiPreset("Full range (16-bit)", "bit-depth", window=range_window(0.0, 65535.0))
+    full = full_range_preset(0.0, 65535.0, "Full range (16-bit)")
     auto = VoiPreset("Auto (0.5-99.5 percentile)", "auto", window=auto_window(values))
     rows, columns = values.shape
     metadata = Metadata(format="png", rows=rows, columns=columns, samples_per_pixel=1, bits_stored=16,
