@@ -1,4 +1,6 @@
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -6,6 +8,15 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage_here(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with widgets, collect their garbage on this, the GUI thread: a later test's
+    worker thread must never be the one that destroys them (camviewer.gui.collector)."""
+    yield
+    if "qtbot" in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture

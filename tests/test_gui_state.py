@@ -70,3 +70,13 @@ def test_a_file_that_fails_leaves_one_line_for_the_user(tmp_path: Path) -> None:
     assert state.view.message == "Not a DICOM file (bad.dcm)" and state.view.result is result
     state.open((A,))
     assert state.view.message is None
+
+
+def test_a_listener_that_updates_the_state_keeps_everyone_in_order() -> None:
+    state = ViewerState(View(images=(A, B), index=0))
+    heard: list[tuple[str, frozenset[str], str | None]] = []
+    state.subscribe(lambda view, changed: state.update(busy="predicting") if "index" in changed else None)
+    state.subscribe(lambda view, changed: heard.append(("second", changed, view.busy)))
+    state.show(1)
+    assert heard == [("second", frozenset({"index"}), "predicting"), ("second", frozenset({"busy"}), "predicting")]
+    assert state.view.busy == "predicting"

@@ -12,8 +12,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from camviewer.engine import EvaluateRequest, ExplainRequest
+from camviewer.gui.jobs import LoadModel, ModelInfo
 from camviewer.gui.ledger import RequestLedger
-from camviewer.gui.worker import LoadModel, ModelInfo, WorkerHost
+from camviewer.gui.worker import WorkerHost
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 PHANTOMS = sorted(SAMPLES.glob("phantom_*.png"))

@@ -13,14 +13,15 @@ import sys
 from collections.abc import Sequence
 
 from camviewer import errors
-from camviewer.cli.parser import build_parser
+from camviewer.cli.parser import build_parser, opens_viewer, viewer_parser
 from camviewer.cli.report import ExitCode, error_message, exit_code_for, fail
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = viewer_parser() if opens_viewer(argv) else build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed

@@ -60,6 +60,23 @@ def build_parser() -> CommandParser:
     return parser
 
 
+def opens_viewer(argv: list[str]) -> bool:
+    """``camviewer [FILE|FOLDER ...] [--model CARD] [--device D]``: no sub-command, no --help or --version."""
+    commands = {"info", "convert", "explain", "evaluate", "demo-data"}
+    return not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version"))
+
+
+def viewer_parser() -> CommandParser:
+    parser = CommandParser(prog="camviewer", description=DESCRIPTION + " Sub-commands: camviewer --help.")
+    parser.add_argument("paths", type=Path, nargs="*", metavar="FILE|FOLDER",
+                        help="radiographs to open, or a folder for the study browser (default: the bundled samples)")
+    parser.add_argument("--model", type=Path, metavar="CARD", help="the model card (JSON); default: the demo model")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    parser.add_argument("--trust-code", action="store_true", help="allow the card's factory to run its Python code")
+    parser.set_defaults(command_module="viewer", run="run_viewer")
+    return parser
+
+
 def _info(info: CommandParser) -> None:
     info.add_argument("file", type=Path)
     info.add_argument("--json", action="store_true", help="print one JSON document")

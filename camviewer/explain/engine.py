@@ -144,7 +144,7 @@ def _collect(
             "gradcam_equals_hirescam": _equivalence(gradcam[row], hires[row], spread[row], grad_scale[row]),
             "model_output": {"constant": bool(np.ptp(logits[b].detach().cpu().numpy()) <= 1e-6), "zero_gradient": bool(grad_scale[row] == 0)},
         }
-        checks = {m: {**shared, "map": _map_flags(maps[m][row])} for m in methods}
+        checks = {m: {**shared, "map": map_flags(maps[m][row])} for m in methods}
         results[b].append(CamResult(cls, score, {m: maps[m][row] for m in methods}, checks))
 
 
@@ -181,5 +181,5 @@ def _equivalence(gradcam: np.ndarray, hires: np.ndarray, spread: float, scale: f
     return {"gradients_spatially_constant": constant, "relative_difference": difference, "equivalent": constant and difference <= 1e-4}
 
 
-def _map_flags(plane: np.ndarray) -> dict[str, bool]:
+def map_flags(plane: np.ndarray) -> dict[str, bool]:
     return {"all_zero": bool(not np.any(plane)), "constant": bool(np.ptp(plane) <= 1e-12 * max(np.abs(plane).max(), 1e-30))}

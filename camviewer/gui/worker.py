@@ -14,54 +14,24 @@ checks its token between batches, so a close during inference ends within a batc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from camviewer import errors
-from camviewer.engine import EvaluateRequest, ExplainRequest, ModelSession, run_evaluate, run_explain
+from camviewer.engine import ExplainRequest, ModelSession, OutputNames, run_evaluate, run_explain, write_outputs
+from camviewer.gui.jobs import Export, Exported, Job, LoadImage, LoadModel, ModelInfo, Request
 from camviewer.gui.ledger import RequestLedger
+from camviewer.io import load_image
+from camviewer.io.write import ProtectedInputs
 from camviewer.model.build import load_model
 from camviewer.progress import CancelToken, Progress
-
-
-@dataclass(frozen=True)
-class LoadModel:
-    """Load a model card (None: the default demo model) into the worker, replacing the current one."""
-
-    card: Path | None = None
-    device: str | None = None
-    trust_code: bool = False
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the window shows about the loaded model."""
-
-    name: str
-    classes: tuple[str, ...]
-    multilabel: bool
-    device: str
-    weights_sha256: str | None
-    demo: bool
-    notes: tuple[str, ...]
-
-
-Request = LoadModel | ExplainRequest | EvaluateRequest
-
-
-@dataclass(frozen=True)
-class Job:
-    request_id: int
-    request: Request
-    cancel: CancelToken
 
 
 class EngineWorker(QObject):
     """Runs jobs one at a time in its thread; owns the :class:`ModelSession`."""
 
-    finished = Signal(int, object)  # request id, payload: ModelInfo, list[ImageResult] or list[EvaluationResult]
+    finished = Signal(int, object)  # request id, payload: ModelInfo, XrayImage, list[ImageResult], list[EvaluationResult], Exported
     failed = Signal(int, str, str)  # request id, reason code, one-line message for the user
     cancelled = Signal(int)
     progress = Signal(int, str, int, int)  # request id, stage, done, total
@@ -89,24 +59,40 @@ class EngineWorker(QObject):
     def _perform(self, job: Job) -> object:
         request = job.request
         if isinstance(request, LoadModel):
-            self._session = None  # free the old model before loading the new one
-            self._session = ModelSession(load_model(request.card, trust_code=request.trust_code, device=request.device))
-            return _info(self._session)
+            session = ModelSession(load_model(request.card, trust_code=request.trust_code, device=request.device))
+            self._session = session  # the old model serves until the new one is ready
+            return _info(session)
+        if isinstance(request, LoadImage):
+            return load_image(request.path)
         if self._session is None:
             raise errors.ModelError("no model is loaded")
 
         def report(p: Progress) -> None:
             self.progress.emit(job.request_id, p.stage, p.done, p.total)
 
+        if isinstance(request, Export):
+            return _export(request, self._session)
         if isinstance(request, ExplainRequest):
             return list(run_explain(replace(request, request_id=job.request_id), self._session, report, job.cancel))
         return list(run_evaluate(replace(request, request_id=job.request_id), self._session, report, job.cancel))
 
 
+def _export(request: Export, session: ModelSession) -> Exported:
+    result = request.result
+    path = result.path
+    names = OutputNames.numbered(1) if request.anonymise or path is None else OutputNames.from_inputs([path])
+    request.options.folder.mkdir(parents=True, exist_ok=True)
+    written = write_outputs(replace(result, index=0), names, request.options, session,
+                            ProtectedInputs.of([path] if path is not None else []))
+    files = [f for per in written.explanations for f in per.values()]
+    return Exported(tuple(files) + ((written.panel,) if written.panel else ()), written.warnings)
+
+
 def _info(session: ModelSession) -> ModelInfo:
     card = session.card
-    return ModelInfo(card.name, tuple(card.classes), card.multilabel, str(session.device), session.model.weights_sha256,
-                     card.intended_use.demo, tuple(session.model.notes))
+    return ModelInfo(card.name, card.path, tuple(card.classes), card.multilabel, str(session.device),
+                     session.model.weights_sha256, card.intended_use.demo, tuple(session.model.notes), session.spec,
+                     session.layer().name)
 
 
 class WorkerHost(QObject):

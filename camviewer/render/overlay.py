@@ -140,10 +140,24 @@ def blend(pixels: np.ndarray, display: np.ndarray, style: OverlayStyle, out: np.
     out[...] = np.rint(base)
     if style.contours:
         return
-    shown = np.isfinite(display) & (np.abs(np.nan_to_num(display)) >= style.threshold)
+    shown = shown_where(display, style.threshold)
     mixed = np.multiply(colourise(display, style.cmap), style.alpha, dtype=np.float64)
     mixed += np.multiply(base, 1.0 - style.alpha, dtype=np.float64)  # (1 - a) gray + a colour, in float64
     np.copyto(out, np.rint(mixed), casting="unsafe", where=shown[..., None])
+
+
+def shown_where(display: np.ndarray, threshold: float) -> np.ndarray:
+    """Where a display map is drawn: covered (not NaN) and at least ``threshold`` in magnitude."""
+    return np.isfinite(display) & (np.abs(np.nan_to_num(display)) >= threshold)
+
+
+def heat_rgba(display: np.ndarray, style: OverlayStyle) -> np.ndarray:
+    """The display map as a uint8 RGBA layer for a viewer: its colour, at the style's opacity where
+    shown (:func:`shown_where`), transparent elsewhere. The viewer blends it over the image."""
+    out = np.empty((*display.shape, 4), np.uint8)
+    out[..., :3] = colourise(display, style.cmap)
+    out[..., 3] = np.where(shown_where(display, style.threshold), round(style.alpha * 255), 0)
+    return out
 
 
 def contour_levels(display: np.ndarray) -> np.ndarray:
