@@ -178,3 +178,20 @@ def test_the_decoded_image_is_shared_with_the_engine(viewer: Viewer, qtbot: QtBo
     request = viewer.window.evaluation.request()
     assert request.images == () and isinstance(DecodedImage(viewer.state.view.image, EFFUSION), DecodedImage)
     assert viewer.state.view.result.image is viewer.state.view.image  # decoded once, on the worker
+
+
+def test_switching_images_stops_a_running_evaluation(viewer: Viewer, qtbot: QtBot) -> None:
+    shown(viewer, qtbot, EFFUSION)
+    panel = viewer.window.evaluation
+    panel.grid.setValue(16)
+    for order in ("lerf", "random"):
+        panel.orders[order].setChecked(True)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: viewer.state.view.progress is not None, timeout=TIMEOUT)
+    cancelled: list[str] = []
+    viewer.host.cancelled.connect(lambda view, request_id: cancelled.append(view))
+    other = EFFUSION.with_name("phantom_nodule.dcm")
+    viewer.state.open((other,))
+    qtbot.waitUntil(lambda: viewer.state.view.result is not None, timeout=TIMEOUT)
+    assert viewer.state.view.result.path == other and viewer.state.view.evaluation is None
+    assert cancelled == ["evaluation"] and viewer.window.status_label.text() != "cancelled"

@@ -40,6 +40,8 @@ class Controller(QObject):
         self._asked: dict[int, Key] = {}  # image requests in flight (the host drops superseded ones)
         self._cache: OrderedDict[Key, ImageResult] = OrderedDict()
         self.last_evaluation: EvaluateRequest | None = None
+        self._evaluating: int | None = None  # the evaluation in flight
+        self._quiet: set[int] = set()  # cancelled because the image changed: no message
         host.result.connect(self._on_result)
         host.failure.connect(self._on_failure)
         host.cancelled.connect(self._on_cancelled)
@@ -64,7 +66,7 @@ class Controller(QObject):
         if view.image is None or view.current is None:
             return
         self.last_evaluation = replace(request, images=(DecodedImage(view.image, view.current),))
-        self._host.submit("evaluation", self.last_evaluation)
+        self._evaluating = self._host.submit("evaluation", self.last_evaluation)
         self._state.update(evaluation=None, preview=None, busy=BUSY["evaluation"], progress=None, message=None)
 
     def export(self, options: OutputOptions) -> None:
@@ -85,6 +87,10 @@ class Controller(QObject):
             self._host.cancel(view)
 
     def _on_change(self, view: View, changed: frozenset[str]) -> None:
+        if changed & {"images", "index"} and self._evaluating is not None:
+            self._quiet.add(self._evaluating)  # the worker is free for the new image at once
+            self._host.cancel("evaluation")
+            self._evaluating = None
         if changed & {"images", "index"} and view.current is not None and view.image is None:
             self._decode(view.current)
         if changed & {"model", "image", "target", "method", "compare", "explain_on_open"} and view.explain_on_open:
@@ -133,6 +139,7 @@ class Controller(QObject):
             assert isinstance(payload, list)
             self._take_result(request_id, payload[0])
         elif view == "evaluation":
+            self._evaluating = None
             assert isinstance(payload, list) and isinstance(payload[0], EvaluationResult)
             evaluation: EvaluationResult = payload[0]
             if evaluation.explained.path is not None and self.last_evaluation is not None:
@@ -161,11 +168,18 @@ class Controller(QObject):
     @Slot(str, int, str, str)
     def _on_failure(self, view: str, request_id: int, reason: str, message: str) -> None:
         self._asked.pop(request_id, None)
+        if view == "evaluation":
+            self._evaluating = None
         self._state.update(busy=None, progress=None, message=message)
 
     @Slot(str, int)
     def _on_cancelled(self, view: str, request_id: int) -> None:
         self._asked.pop(request_id, None)
+        if request_id in self._quiet:
+            self._quiet.discard(request_id)
+            return
+        if view == "evaluation":
+            self._evaluating = None
         self._state.update(busy=None, progress=None, message="cancelled")
 
     @Slot(str, int, str, int, int)
