@@ -23,6 +23,7 @@ from camviewer.cli.parser import opens_viewer
 from camviewer.cli.viewer import has_display
 from camviewer.engine import DecodedImage, ModelSession, run_evaluate
 from camviewer.gui.app import Viewer
+from camviewer.gui.evaluation import EvaluationPanel
 from camviewer.gui.layers import step_preview
 from camviewer.gui.settings import card_hash
 from camviewer.model.build import DEFAULT_CARD, load_model
@@ -70,7 +71,8 @@ def test_dragging_the_step_previews_the_perturbed_input(viewer: Viewer, qtbot: Q
     assert viewer.state.view.preview is None and not main.preview.isVisible() and main.heat.isVisible()
 
 
-def test_a_long_evaluation_can_be_cancelled(viewer: Viewer, qtbot: QtBot) -> None:
+def long_evaluation_running(viewer: Viewer, qtbot: QtBot) -> EvaluationPanel:
+    """A 16 x 16 grid, three orders, started and reporting progress."""
     shown(viewer, qtbot, EFFUSION)
     panel = viewer.window.evaluation
     panel.grid.setValue(16)
@@ -78,6 +80,11 @@ def test_a_long_evaluation_can_be_cancelled(viewer: Viewer, qtbot: QtBot) -> Non
         panel.orders[order].setChecked(True)
     panel.run_button.click()
     qtbot.waitUntil(lambda: viewer.state.view.progress is not None, timeout=TIMEOUT)
+    return panel
+
+
+def test_a_long_evaluation_can_be_cancelled(viewer: Viewer, qtbot: QtBot) -> None:
+    panel = long_evaluation_running(viewer, qtbot)
     assert panel.cancel_button.isEnabled()
     panel.cancel_button.click()
     idle(viewer, qtbot)
@@ -181,13 +188,7 @@ def test_the_decoded_image_is_shared_with_the_engine(viewer: Viewer, qtbot: QtBo
 
 
 def test_switching_images_stops_a_running_evaluation(viewer: Viewer, qtbot: QtBot) -> None:
-    shown(viewer, qtbot, EFFUSION)
-    panel = viewer.window.evaluation
-    panel.grid.setValue(16)
-    for order in ("lerf", "random"):
-        panel.orders[order].setChecked(True)
-    panel.run_button.click()
-    qtbot.waitUntil(lambda: viewer.state.view.progress is not None, timeout=TIMEOUT)
+    long_evaluation_running(viewer, qtbot)
     cancelled: list[str] = []
     viewer.host.cancelled.connect(lambda view, request_id: cancelled.append(view))
     other = EFFUSION.with_name("phantom_nodule.dcm")
