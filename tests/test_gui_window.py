@@ -287,3 +287,12 @@ def test_garbage_is_collected_only_on_the_gui_thread_while_the_window_lives(qtbo
     assert not gc.isenabled()  # a worker thread must never destroy a widget
     viewer.window.close()
     assert gc.isenabled()
+
+
+def test_the_pixel_under_the_cursor_is_read_out(viewer: Viewer, qtbot: QtBot) -> None:
+    shown(viewer, qtbot, CR)
+    main, values = viewer.window.canvas.main, viewer.state.view.image.values
+    main.scene().sigMouseMoved.emit(main.picture.mapToScene(QPointF(120.5, 80.5)))
+    assert viewer.window.pixel_label.text() == f"x 120, y 80: {float(values[80, 120]):g}"
+    main.scene().sigMouseMoved.emit(main.picture.mapToScene(QPointF(-5, -5)))
+    assert viewer.window.pixel_label.text() == ""

@@ -71,6 +71,7 @@ class ImageView(pg.GraphicsLayoutWidget):
     """One radiograph, aspect locked, y down, with its layers and corner text."""
 
     window_drag = Signal(float, float, bool)
+    hovered = Signal(str)  # the source pixel under the cursor and its value ("" outside the image)
 
     def __init__(self) -> None:
         self.corners: dict[str, QLabel] = {}
@@ -93,6 +94,7 @@ class ImageView(pg.GraphicsLayoutWidget):
         self._offset = 0.0
         self._linear = False
         self.base.hide()
+        self.scene().sigMouseMoved.connect(self._hover)
 
     @property
     def shown(self) -> XrayImage | None:
@@ -164,6 +166,19 @@ class ImageView(pg.GraphicsLayoutWidget):
             label.setPos(x, y)
             label.setZValue(4)
             self._labels.append(label)
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        if self._shown is None:
+            return
+        point = self.picture.mapFromScene(scene_pos)
+        x, y = int(np.floor(point.x())), int(np.floor(point.y()))
+        values = self._shown.values
+        if not (0 <= y < values.shape[0] and 0 <= x < values.shape[1]):
+            self.hovered.emit("")
+            return
+        value = values[y, x]
+        shown = " ".join(f"{v:g}" for v in value) if values.ndim == 3 else f"{float(value):g}"
+        self.hovered.emit(f"x {x}, y {y}: {shown}")
 
     def show_nothing(self) -> None:
         for item in (self.base, self.preview, self.heat):

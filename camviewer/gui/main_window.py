@@ -88,6 +88,10 @@ class MainWindow(QMainWindow):
         return dock
 
     def _status(self) -> None:
+        self.pixel_label = QLabel()
+        self.pixel_label.setToolTip("the source pixel under the cursor and its value (after the Modality LUT)")
+        self.canvas.main.hovered.connect(self.pixel_label.setText)
+        self.statusBar().addWidget(self.pixel_label)
         self.status_label = QLabel()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
