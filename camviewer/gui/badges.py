@@ -54,9 +54,14 @@ def badges(explanation: Explanation) -> tuple[Badge, ...]:
 
 def provenance(model_name: str, weights_sha256: str | None, explanation: Explanation) -> str:
     """One line for the canvas: model, weights hash (first 8 hex), method, layer and class."""
+    return " · ".join(provenance_parts(model_name, weights_sha256, explanation))
+
+
+def provenance_parts(model_name: str, weights_sha256: str | None, explanation: Explanation) -> tuple[str, str]:
+    """What made the map ("method · layer · class") and the model that ran ("name · weights hash")."""
     weights = f"weights {weights_sha256[:8]}" if weights_sha256 else "weights unverified"
     e = explanation
-    return " · ".join((model_name, weights, e.method, f"layer {e.layer}", f"class {e.target_index} {e.target_label}"))
+    return " · ".join((model_name, weights)), " · ".join((e.method, f"layer {e.layer}", f"class {e.target_index} {e.target_label}"))
 
 
 def _rel(value: float) -> str:

@@ -1,6 +1,6 @@
 """The central canvas: one image view, or two to four side by side in compare mode (one method
-each) with linked zoom and pan (a view the user zooms or pans leads); window/level, orientation and layers come from the state, so
-they are linked too. Left drag on any view sets the shared window."""
+each) with linked zoom and pan (a view the user zooms or pans leads); window/level, orientation
+and layers come from the state, so they are linked too. Left drag on any view sets the shared window."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import partial
 
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from camviewer.gui.badges import provenance
+from camviewer.gui.badges import provenance_parts
 from camviewer.gui.image_view import ImageView
 from camviewer.gui.layers import Layer, dragged, grid_overlay, heat_layer, shown_preset, step_preview, window_of
 from camviewer.gui.panel import shown_explanation
@@ -87,15 +87,17 @@ class Canvas(QWidget):
             image_view.set_corners(corner_texts(view, view.image, method, image_view.zoom()))
 
     def _render_layers(self, view: View, image_view: ImageView, method: str) -> None:
-        explanation = shown_explanation(view, method)
-        result = view.result
-        geometry = result.model_input.geometry if result is not None and result.model_input is not None else None
-        visible = view.overlay_visible and explanation is not None and geometry is not None and view.preview is None
-        image_view.show_layer(heat_layer(explanation.map, explanation.signed, geometry, view.style, view.normalisation)
-                              if visible and explanation is not None and geometry is not None else None)
-        grid = view.grid if explanation is not None and geometry is not None else None
-        image_view.show_grid(grid_overlay(explanation.map, geometry, grid) if grid and explanation and geometry else None)
         image_view.show_layer(self._preview(view), image_view.preview)
+        explanation = shown_explanation(view, method)
+        model_input = view.result.model_input if view.result is not None else None
+        if explanation is None or model_input is None:
+            image_view.show_layer(None)
+            image_view.show_grid(None)
+            return
+        geometry = model_input.geometry
+        heat = view.overlay_visible and view.preview is None
+        image_view.show_layer(heat_layer(explanation.map, explanation.signed, geometry, view.style, view.normalisation) if heat else None)
+        image_view.show_grid(grid_overlay(explanation.map, geometry, view.grid) if view.grid else None)
 
     @staticmethod
     def _preview(view: View) -> Layer | None:
@@ -120,10 +122,9 @@ class Canvas(QWidget):
 
 def corner_texts(view: View, image: XrayImage, method: str, zoom: float) -> dict[str, str]:
     """What the four corners say: patient and study (unless anonymised), modality and view, window and zoom, map."""
-    meta = image.metadata if not view.anonymise else image.metadata.anonymized()
-    patient = [v for v in (meta.patient_name, meta.patient_id, meta.study_date, meta.study_description) if v]
-    if view.anonymise:
-        patient = ["anonymised"]
+    meta = image.metadata.anonymized() if view.anonymise else image.metadata
+    patient = ["anonymised"] if view.anonymise else [
+        v for v in (meta.patient_name, meta.patient_id, meta.study_date, meta.study_description) if v]
     acquired = [v for v in (meta.modality, meta.body_part, meta.view_position, meta.laterality) if v]
     preset = shown_preset(image, view.preset, view.window)
     window = preset.window
@@ -131,8 +132,8 @@ def corner_texts(view: View, image: XrayImage, method: str, zoom: float) -> dict
     explanation = shown_explanation(view, method)
     shown = [method]
     if explanation is not None and view.model is not None:  # provenance: what made the map on screen
-        parts = provenance(view.model.name, view.model.weights_sha256, explanation).split(" · ")
-        shown = [" · ".join(parts[2:]), " · ".join(parts[:2])]
+        model, made = provenance_parts(view.model.name, view.model.weights_sha256, explanation)
+        shown = [made, model]
     if not view.overlay_visible:
         shown.append("overlay hidden (O)")
     if view.preview is not None:

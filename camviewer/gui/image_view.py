@@ -152,7 +152,7 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     def show_grid(self, overlay: GridOverlay | None) -> None:
         for label in self._labels:
-            self.box.removeItem(label) if label.parentItem() is None else label.setParentItem(None)
+            self.scene().removeItem(label)
         self._labels = []
         if overlay is None:
             self.grid.hide()

@@ -35,6 +35,7 @@ from camviewer.render.overlay import DIVERGING, OPENCV_MAPS, Normalisation, colo
 
 NORMALISATIONS = {"per-image maximum": Normalisation(), "99th percentile": Normalisation("percentile", 99.0)}
 DEFAULT_COMPARED = ("gradcam", "hirescam", "gradcampp", "lrp-epf")
+MAP_FACTS = frozenset({"model", "result", "method", "style", "normalisation"})
 VERDICT_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "n/a": "#757575"}
 
 
@@ -177,7 +178,8 @@ class ExplainPanel(QWidget):
         self.normalisation.setCurrentText(next(k for k, v in NORMALISATIONS.items() if v == view.normalisation))
         del blockers
         self.explain_button.setEnabled(view.model is not None and view.image is not None and view.busy is None)
-        self._render_map_facts(view, shown_explanation(view))
+        if changed & MAP_FACTS:  # not on every window/level frame
+            self._render_map_facts(view, shown_explanation(view))
 
     def _choose_preset(self, index: int) -> None:
         image = self.state.view.image
