@@ -176,6 +176,13 @@ class ModelIntegrityError(ModelError):
     reason = "model-checksum"
 
 
+class WorkerError(CamviewerError):
+    """A batch worker process failed (it could not load the model, or stopped)."""
+
+    category = "Batch worker failed"
+    reason = "worker"
+
+
 class Cancelled(CamviewerError):
     """The user cancelled a run; what it had yielded before stays valid."""
 

@@ -282,6 +282,7 @@ def test_every_subcommand_leaves_a_colliding_folder_unchanged(folder: Path, caps
                      "--export", "png,panel,dicom"], 1),
         "evaluate": (["evaluate", str(a), str(plot), "--plots", str(folder), "--grid", "2"], 1),
         "demo-data": (["demo-data", str(folder), "--n", "1", "--size", "64"], 1),
+        "batch": (["batch", str(folder), "--out", str(folder), "--grid", "2"], 2),
     }
     commands = next(a.choices for a in build_parser()._actions if getattr(a, "choices", None))
     assert set(runs) == set(commands), "a new sub-command needs its collision case here"

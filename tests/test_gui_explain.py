@@ -25,8 +25,8 @@ from camviewer.engine import DecodedImage, ModelSession, run_evaluate
 from camviewer.gui.app import Viewer
 from camviewer.gui.evaluation import EvaluationPanel
 from camviewer.gui.layers import step_preview
-from camviewer.gui.settings import card_hash
 from camviewer.model.build import DEFAULT_CARD, load_model
+from camviewer.model.card import card_hash
 
 __all__ = ["viewer"]
 REPO = Path(__file__).resolve().parents[1]

@@ -18,6 +18,7 @@ FLAGS = {
     "targets": "--target", "methods": "--methods", "layer": "--layer", "batch_size": "--batch-size",
     "grid": "--grid", "steps": "--steps", "seed": "--seed", "orders": "--order", "score": "--score",
     "perturbation": "--perturb", "sensitivity": "--sensitivity", "device": "--device", "preset": "--preset",
+    "labels": "--labels", "masks": "--masks", "out": "--out", "resume": "--resume", "workers": "--workers", "folder": "FOLDER",
 }
 
 

@@ -55,6 +55,10 @@ def build_parser() -> CommandParser:
                                   lazy_epilog=_evaluate_epilog,
                                   description="Measure how faithful each explanation is: MoRF/LeRF/random curves, AOPC, "
                                               "Max Sensitivity."))
+    _batch(commands.add_parser("batch", help="predict, explain and evaluate every image of a folder, into reports",
+                               lazy_epilog=_evaluate_epilog,
+                               description="Walk FOLDER, predict, explain and measure every image; write results.csv, summary.json, "
+                                           "report.html and maps.zip into DIR. Resumable: the same command continues a stopped run."))
     _demo(commands.add_parser("demo-data", help="write a folder of synthetic chest radiographs with lesion masks",
                               description="Write synthetic chest phantoms with lesion masks and label files."))
     return parser
@@ -62,7 +66,7 @@ def build_parser() -> CommandParser:
 
 def opens_viewer(argv: list[str]) -> bool:
     """``camviewer [FILE|FOLDER ...] [--model CARD] [--device D]``: no sub-command, no --help or --version."""
-    commands = {"info", "convert", "explain", "evaluate", "demo-data"}
+    commands = {"info", "convert", "explain", "evaluate", "batch", "demo-data"}
     return not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version"))
 
 
@@ -147,6 +151,33 @@ def _evaluate(evaluate: CommandParser) -> None:
     evaluate.add_argument("--plots", type=Path, metavar="DIR", help="write one PNG of the curves per image and target")
     evaluate.add_argument("--json", action="store_true", help="print one JSON document")
     evaluate.set_defaults(command_module="evaluate", run="evaluate_command")
+
+
+def _batch(batch: CommandParser) -> None:
+    batch.add_argument("folder", type=Path, metavar="FOLDER", help="searched recursively: DICOM (with or without extension), PNG, JPEG, TIFF")
+    batch.add_argument("--model", type=Path, metavar="CARD", help="the model card (JSON); default: the demo model")
+    batch.add_argument("--methods", type=lazy("methods"), default=("gradcam",), metavar="M[,M...]", help="default gradcam")
+    batch.add_argument("--layer", help="target layer for CAM methods (module name); default: the card's, else automatic")
+    batch.add_argument("--grid", type=lazy("grids"), default=(9,), metavar="R[,R...]",
+                       help="R x R regions; several grids give AOPC per grid (e.g. 4,8,11,14; default 9)")
+    batch.add_argument("--perturb", type=lazy("perturbation"), default=None, metavar="SPEC", help="as for evaluate (default gaussian:0.1)")
+    batch.add_argument("--seed", type=bounded_int(0, MAX_SEED), default=0, help=f"0..{MAX_SEED} (default 0)")
+    batch.add_argument("--labels", type=Path, metavar="CSV", help="path,label (label names; several separated by | for multi-label)")
+    truth = batch.add_mutually_exclusive_group()
+    truth.add_argument("--masks", type=Path, metavar="DIR", help="lesion masks (PNG, nonzero inside) named like the images")
+    truth.add_argument("--boxes", type=Path, metavar="CSV", help="path,x0,y0,x1,y1 in source pixels, end-exclusive")
+    batch.add_argument("--only-correct", action="store_true", help="explain and measure correctly classified images only (needs --labels)")
+    batch.add_argument("--sensitivity", type=lazy("sensitivity"), action="append", default=[], metavar="R,N",
+                       help="Max Sensitivity with radius R and N samples (repeatable)")
+    batch.add_argument("--haas", action="store_true", help="HAAS per method over the labelled images (needs --labels)")
+    batch.add_argument("--out", type=Path, metavar="DIR", help="outside FOLDER (default <FOLDER>-camviewer beside FOLDER)")
+    batch.add_argument("--resume", action="store_true", help="continue the run with this configuration in DIR (it must exist)")
+    batch.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    batch.add_argument("--workers", type=bounded_int(1, 8), metavar="N",
+                       help="processes on a CPU (default: one per core, at most 8; 1 = this process)")
+    batch.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), metavar="N", help="inputs per forward pass (default: 16 CPU, 64 GPU)")
+    batch.add_argument("--trust-code", action="store_true", help="allow the card's factory to run its Python code")
+    batch.set_defaults(command_module="batch", run="batch_command")
 
 
 def _demo(demo: CommandParser) -> None:

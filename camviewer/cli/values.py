@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from camviewer import errors
+from camviewer.batch.config import parse_grids
 from camviewer.cli.options import choices_list, comma_list, core_value, value_pair
 from camviewer.engine.exports import EXPORTS
 from camviewer.engine.requests import METHOD_NAMES
@@ -32,6 +33,10 @@ def orders(text: str) -> tuple[str, ...]:
 
 def targets(text: str) -> tuple[Target, ...]:
     return core_value(parse_targets)(comma_list(text))
+
+
+def grids(text: str) -> tuple[int, ...]:
+    return core_value(parse_grids)(text)
 
 
 def perturbation(text: str) -> Perturbation:

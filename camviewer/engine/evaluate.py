@@ -1,14 +1,15 @@
 """``run_evaluate``: perturbation curves, AOPC and Max Sensitivity of each explanation, per image.
 
-Images are explained a batch at a time and measured one at a time, so memory stays flat in the
-number of images. Each image's noise field and random order come from (seed, the image's input
-position), so an image gets the same x^(k) whatever else is in the run, its methods share one
-random order, and the random baseline averages over many orders across images.
+Images are explained and measured a batch at a time (the curves' forward passes shared across
+the batch's images), so memory stays flat in the number of images. Each image's noise field and
+random order come from (seed, the image's input position), so an image gets the same x^(k)
+whatever else is in the run, its methods share one random order, and the random baseline
+averages over many orders across images.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -49,32 +50,51 @@ def _evaluations(request: EvaluateRequest, session: ModelSession, progress: Prog
     explanation = request.explanation()
     total = len(request.images)
     for batch in decoded_batches(explanation, session, cancel):
-        for result in explain_batch(explanation, session, batch):
-            yield EvaluationResult(result) if result.error else _evaluate(request, session, result, progress, cancel)
+        explained = explain_batch(explanation, session, batch)
+        for result in measure_explained(request, session, explained, progress=progress, cancel=cancel):
+            yield result
             if progress is not None:
-                progress(Progress(request.request_id, "images", result.index + 1, total))
+                progress(Progress(request.request_id, "images", result.explained.index + 1, total))
 
 
-def _evaluate(request: EvaluateRequest, session: ModelSession, result: ImageResult, progress: ProgressCallback | None,
-              cancel: CancelToken | None) -> EvaluationResult:
-    assert result.model_input is not None
+def measure_explained(request: EvaluateRequest, session: ModelSession, explained: Sequence[ImageResult],
+                      keys: Sequence[int] | None = None, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> list[EvaluationResult]:
+    """Curves and Max Sensitivity of images already explained, in their order; failed ones pass through.
+
+    The curves' forward passes are shared across the images (fuller batches). ``keys`` are the
+    images' noise keys (default: each one's input index), so a batch run can give an image the same
+    x^(k) whatever run, chunk or worker it lands in; a key must be below ``NOISE_STRIDE``.
+    """
+    keys = [r.index for r in explained] if keys is None else list(keys)
+    if any(not 0 <= k < NOISE_STRIDE for k in keys):
+        raise ValueError(f"noise keys must be 0..{NOISE_STRIDE - 1}")
+    measured = [(r, k) for r, k in zip(explained, keys) if r.error is None]
     spec = session.spec
     regions = region_map(spec.size, request.grid)
-    pixels = to_pixel_scale(result.model_input.pixels, spec)
-    image_seed = request.seed * NOISE_STRIDE + result.index
-    image = CurveImage(pixels, fully_perturbed(pixels, request.perturbation, image_seed))
-    curve_requests = [
-        CurveRequest(0, e.method, e.target_index, order, rank_regions(e.map, regions, request.grid, order, image_seed))
-        for e in result.explanations
-        for order in request.orders
-    ]
-    curves = perturbation_curves(session.module, spec, [image], curve_requests, regions, request.length,
+    images, curve_requests, owners = [], [], []
+    for slot, (result, key) in enumerate(measured):
+        assert result.model_input is not None
+        pixels = to_pixel_scale(result.model_input.pixels, spec)
+        image_seed = request.seed * NOISE_STRIDE + key
+        images.append(CurveImage(pixels, fully_perturbed(pixels, request.perturbation, image_seed)))
+        for e in result.explanations:
+            for order in request.orders:
+                curve_requests.append(CurveRequest(slot, e.method, e.target_index, order,
+                                                   rank_regions(e.map, regions, request.grid, order, image_seed)))
+                owners.append(slot)
+    curves = perturbation_curves(session.module, spec, images, curve_requests, regions, request.length,
                                  score=request.score, multilabel=session.card.multilabel,
                                  batch_size=request.batch_size or session.forward_batch_size,
                                  incremental=request.incremental, splits=session.splits, progress=progress, cancel=cancel,
                                  request_id=request.request_id)
-    warnings = result.warnings + _collapse_warnings(request, session, curves)
-    return EvaluationResult(result, tuple(curves), _sensitivity(request, session, result, image), warnings)
+    per_image: list[list[Curve]] = [[] for _ in measured]
+    for owner, curve in zip(owners, curves):
+        per_image[owner].append(curve)
+    done = {id(result): EvaluationResult(result, tuple(mine), _sensitivity(request, session, result, image),
+                                         result.warnings + _collapse_warnings(request, session, mine))
+            for (result, key), image, mine in zip(measured, images, per_image)}
+    return [done.get(id(r), EvaluationResult(r)) for r in explained]
 
 
 def _collapse_warnings(request: EvaluateRequest, session: ModelSession, curves: list[Curve]) -> tuple[str, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from camviewer.batch.executor import ModelLoad
+from camviewer.batch.run import BatchRequest
 from camviewer.engine import EvaluateRequest, ExplainRequest, ImageResult, OutputOptions
 from camviewer.model.card import InputSpec
 from camviewer.progress import CancelToken
@@ -33,6 +35,7 @@ class ModelInfo:
     notes: tuple[str, ...]
     spec: InputSpec
     layer: str
+    trust_code: bool = False  # as it was loaded: a batch run loads it the same way
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,15 @@ class Exported:
     warnings: tuple[str, ...]
 
 
-Request = LoadModel | LoadImage | ExplainRequest | EvaluateRequest | Export
+@dataclass(frozen=True)
+class RunBatch:
+    """Run (or continue) a batch over a folder, loading ``model`` for it; ends with its BatchOutcome."""
+
+    request: BatchRequest
+    model: ModelLoad
+
+
+Request = LoadModel | LoadImage | ExplainRequest | EvaluateRequest | Export | RunBatch
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The main window: the canvas, the explain panel, the evaluation panel and the study browser as
 docks, menus and keys (Weasis / RadiAnt conventions), drag and drop, recent files, exports, the
-model selector with its trust prompt, progress with Cancel. Widgets mirror :class:`ViewerState`;
-the controller talks to the worker; nothing here decodes a file or runs a model."""
+model selector with its trust prompt, progress with Cancel, the batch dialog. Widgets mirror
+:class:`ViewerState`; the controller talks to the worker; nothing here decodes a file or runs a model."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from camviewer import errors
+from camviewer.batch.executor import ModelLoad
 from camviewer.engine import OutputOptions
+from camviewer.gui.batch_dialog import BatchDialog
 from camviewer.gui.browser import StudyBrowser
 from camviewer.gui.canvas import Canvas
 from camviewer.gui.controller import Controller
@@ -34,12 +36,12 @@ from camviewer.gui.evaluation import EvaluationPanel
 from camviewer.gui.jobs import LoadModel
 from camviewer.gui.measure_tool import MeasureTool
 from camviewer.gui.panel import ExplainPanel
-from camviewer.gui.settings import Settings, card_hash
+from camviewer.gui.settings import Settings
 from camviewer.gui.state import Orientation, View, ViewerState
 from camviewer.gui.tags import TagBrowser
 from camviewer.gui.worker import WorkerHost
 from camviewer.model.build import DEFAULT_CARD
-from camviewer.model.card import load_card
+from camviewer.model.card import card_hash, load_card
 
 SHUTDOWN_MS = 5000
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self.browser = StudyBrowser()
         self.browser.chosen.connect(lambda files, index: self.open_paths(tuple(files), index))
         self.measure = MeasureTool(self.canvas.main, state)
+        self.batch_dialog: BatchDialog | None = None
         self._docks()
         self._status()
         self._menus()
@@ -109,6 +112,8 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         for kind, text in EXPORTS.items():
             _add(file, self, f"Export {text}...", None, partial(self._export_dialog, kind))
+        file.addSeparator()
+        _add(file, self, "&Batch evaluate a folder...", "Ctrl+B", self._show_batch)
         file.addSeparator()
         _add(file, self, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view = self.menuBar().addMenu("&View")
@@ -243,6 +248,18 @@ class MainWindow(QMainWindow):
             self._tags = TagBrowser(image.header, self.state.view.anonymise, self)
             self._tags.show()
 
+    def _show_batch(self) -> None:
+        if self.batch_dialog is None:
+            self.batch_dialog = BatchDialog(self.settings, self._batch_model, self)
+        if self.batch_dialog.isVisible():
+            self.batch_dialog.raise_()
+        self.batch_dialog.show()
+
+    def _batch_model(self) -> ModelLoad | None:
+        """The model shown, loaded the same way by the batch run's own worker."""
+        info = self.state.view.model
+        return None if info is None else ModelLoad(info.card, info.trust_code, info.device)
+
     def _render(self, view: View, changed: frozenset[str]) -> None:
         self.status_label.setText(view.message or (f"{view.busy} ..." if view.busy else _title(view)))
         busy = view.busy is not None
@@ -271,6 +288,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.settings.set_geometry(self.saveGeometry())
         self.browser.shutdown()
+        if self.batch_dialog is not None:
+            self.batch_dialog.shutdown()
         self._host.shutdown(SHUTDOWN_MS)
         super().closeEvent(event)
         self.closed.emit()

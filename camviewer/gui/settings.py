@@ -3,7 +3,6 @@ method, the last folders, and which model cards the user trusted to run their co
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -12,15 +11,6 @@ from camviewer.engine.requests import METHOD_NAMES
 from camviewer.render.overlay import COLORMAPS, OverlayStyle
 
 MAX_RECENT = 10
-
-
-def card_hash(card: Path) -> str:
-    """SHA-256 over the card and the Python files beside it: what trusting its code means."""
-    digest = hashlib.sha256(card.read_bytes())
-    for source in sorted(card.parent.glob("*.py")):
-        digest.update(source.name.encode())
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
 
 
 class Settings:

@@ -8,6 +8,8 @@ every exception, so a job never leaves a spinner spinning. The host forwards onl
 are still current for their view and cancels the job a new one supersedes. Only plain data
 crosses threads: frozen requests in, engine dataclasses out.
 
+The batch dialog has a host of its own (a second thread), so a long batch run leaves this one free.
+
 Shutdown (:meth:`WorkerHost.shutdown`) cancels everything, quits the thread and waits; the engine
 checks its token between batches, so a close during inference ends within a batch.
 """
@@ -19,8 +21,9 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from camviewer import errors
+from camviewer.batch.run import run_batch
 from camviewer.engine import ExplainRequest, ModelSession, OutputNames, run_evaluate, run_explain, write_outputs
-from camviewer.gui.jobs import Export, Exported, Job, LoadImage, LoadModel, ModelInfo, Request
+from camviewer.gui.jobs import Export, Exported, Job, LoadImage, LoadModel, ModelInfo, Request, RunBatch
 from camviewer.gui.ledger import RequestLedger
 from camviewer.io import load_image
 from camviewer.io.write import ProtectedInputs
@@ -31,7 +34,7 @@ from camviewer.progress import CancelToken, Progress
 class EngineWorker(QObject):
     """Runs jobs one at a time in its thread; owns the :class:`ModelSession`."""
 
-    finished = Signal(int, object)  # request id, payload: ModelInfo, XrayImage, list[ImageResult], list[EvaluationResult], Exported
+    finished = Signal(int, object)  # request id, payload: ModelInfo, XrayImage, [ImageResult], [EvaluationResult], Exported, BatchOutcome
     failed = Signal(int, str, str)  # request id, reason code, one-line message for the user
     cancelled = Signal(int)
     progress = Signal(int, str, int, int)  # request id, stage, done, total
@@ -61,15 +64,17 @@ class EngineWorker(QObject):
         if isinstance(request, LoadModel):
             session = ModelSession(load_model(request.card, trust_code=request.trust_code, device=request.device))
             self._session = session  # the old model serves until the new one is ready
-            return _info(session)
+            return _info(session, request.trust_code)
         if isinstance(request, LoadImage):
             return load_image(request.path)
-        if self._session is None:
-            raise errors.ModelError("no model is loaded")
 
         def report(p: Progress) -> None:
             self.progress.emit(job.request_id, p.stage, p.done, p.total)
 
+        if isinstance(request, RunBatch):  # loads its own model: a batch host's worker holds no session
+            return run_batch(replace(request.request, request_id=job.request_id), request.model, None, report, job.cancel)
+        if self._session is None:
+            raise errors.ModelError("no model is loaded")
         if isinstance(request, Export):
             return _export(request, self._session)
         if isinstance(request, ExplainRequest):
@@ -88,11 +93,11 @@ def _export(request: Export, session: ModelSession) -> Exported:
     return Exported(tuple(files) + ((written.panel,) if written.panel else ()), written.warnings)
 
 
-def _info(session: ModelSession) -> ModelInfo:
+def _info(session: ModelSession, trust_code: bool) -> ModelInfo:
     card = session.card
     return ModelInfo(card.name, card.path, tuple(card.classes), card.multilabel, str(session.device),
                      session.model.weights_sha256, card.intended_use.demo, tuple(session.model.notes), session.spec,
-                     session.layer().name)
+                     session.layer().name, trust_code)
 
 
 class WorkerHost(QObject):

@@ -15,6 +15,7 @@ Cards and weight files are read only when they are regular files (:func:`camview
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -75,6 +76,15 @@ class ModelCard:
     @property
     def runs_user_code(self) -> bool:
         return self.factory is not None
+
+
+def card_hash(card: Path) -> str:
+    """SHA-256 over the card and the Python files beside it: what trusting its code means."""
+    digest = hashlib.sha256(card.read_bytes())
+    for source in sorted(card.parent.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def load_card(path: str | Path) -> ModelCard:
