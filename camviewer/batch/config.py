@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from camviewer import __version__, errors
-from camviewer.metrics.perturbation import Perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION, Perturbation
 from camviewer.metrics.sensitivity import SensitivitySpec
 
 MAX_GRIDS = 8
@@ -31,7 +31,7 @@ class BatchConfig:
     model: str
     methods: tuple[str, ...] = ("gradcam",)
     grids: tuple[int, ...] = (9,)
-    perturbation: Perturbation = field(default_factory=lambda: Perturbation("gaussian", 0.1))
+    perturbation: Perturbation = DEFAULT_PERTURBATION
     seed: int = 0
     sensitivity: tuple[SensitivitySpec, ...] = ()
     haas: bool = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from camviewer import errors
@@ -26,7 +26,7 @@ from camviewer.batch.work import Task, failure
 from camviewer.engine import ModelSession
 from camviewer.engine.requests import check_explanation
 from camviewer.explain.targets import TopK
-from camviewer.metrics.perturbation import Perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION, Perturbation
 from camviewer.metrics.sensitivity import SensitivitySpec
 from camviewer.model.build import load_model
 from camviewer.model.card import card_hash
@@ -49,7 +49,7 @@ class BatchRequest:
     out: Path
     methods: tuple[str, ...] = ("gradcam",)
     grids: tuple[int, ...] = (9,)
-    perturbation: Perturbation = field(default_factory=lambda: Perturbation("gaussian", 0.1))
+    perturbation: Perturbation = DEFAULT_PERTURBATION
     seed: int = 0
     sensitivity: tuple[SensitivitySpec, ...] = ()
     haas: bool = False

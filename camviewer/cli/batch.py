@@ -15,13 +15,13 @@ from camviewer.batch.executor import ModelLoad
 from camviewer.batch.run import BatchOutcome, BatchRequest, default_out, run_batch
 from camviewer.cli.interrupt import ctrl_c_cancels
 from camviewer.cli.report import ExitCode, emit, fail
-from camviewer.metrics.perturbation import Perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION
 from camviewer.progress import CancelToken, Progress
 
 
 def batch_command(args: argparse.Namespace) -> int:
     request = BatchRequest(args.folder, args.out or default_out(args.folder), args.methods, args.grid,
-                           args.perturb or Perturbation("gaussian", 0.1), args.seed, tuple(args.sensitivity), args.haas,
+                           args.perturb or DEFAULT_PERTURBATION, args.seed, tuple(args.sensitivity), args.haas,
                            args.only_correct, args.layer, args.labels, args.masks, args.boxes, args.resume, args.batch_size,
                            args.workers)
     cancel = CancelToken()

@@ -14,7 +14,7 @@ from camviewer.engine.exports import write_curve_plots
 from camviewer.engine.naming import refuse_overwrites
 from camviewer.explain.targets import TopK
 from camviewer.io.write import ProtectedInputs
-from camviewer.metrics.perturbation import Perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION
 from camviewer.progress import CancelToken
 
 
@@ -23,7 +23,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.plots is not None:
         check_folder(args.plots, ProtectedInputs.of(images))
     request = EvaluateRequest(images, args.methods, args.target or (TopK(1),), args.layer, args.grid,
-                              args.perturb or Perturbation("gaussian", 0.1), args.steps, args.seed, args.order, args.score,
+                              args.perturb or DEFAULT_PERTURBATION, args.steps, args.seed, args.order, args.score,
                               tuple(args.sensitivity), args.batch_size, not args.whole_model)
     session = load_session(args)
     names = OutputNames.numbered(len(images))

@@ -6,7 +6,7 @@ starts, before any image is read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from camviewer import errors
@@ -15,7 +15,7 @@ from camviewer.explain.lrp import LRP_METHODS
 from camviewer.explain.targets import Target, TopK
 from camviewer.io import XrayImage
 from camviewer.metrics.aopc import Score
-from camviewer.metrics.perturbation import Perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION, Perturbation
 from camviewer.metrics.regions import MAX_SEED, ORDERS, Order
 from camviewer.metrics.sensitivity import SensitivitySpec
 
@@ -75,7 +75,7 @@ class EvaluateRequest:
     targets: tuple[Target, ...] = (TopK(1),)
     layer: str | None = None
     grid: int = 9
-    perturbation: Perturbation = field(default_factory=lambda: Perturbation("gaussian", 0.1))
+    perturbation: Perturbation = DEFAULT_PERTURBATION
     steps: int | None = None
     seed: int = 0
     orders: tuple[Order, ...] = ("morf",)

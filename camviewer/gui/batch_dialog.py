@@ -38,11 +38,11 @@ from camviewer.batch.executor import ModelLoad
 from camviewer.batch.run import MAX_WORKERS, BatchOutcome, default_out
 from camviewer.engine.requests import METHOD_NAMES
 from camviewer.gui.batch_form import BatchForm, Throughput, batch_request
+from camviewer.gui.evaluation import PERTURBATIONS
 from camviewer.gui.jobs import RunBatch
 from camviewer.gui.settings import Settings
 from camviewer.gui.worker import WorkerHost
 
-PERTURBATIONS = ("gaussian:0.1", "uniform", "constant:0", "blur:5", "mean")
 LABELS_FILTER = "CSV files (*.csv);;All files (*)"
 STOP_WAIT_MS = 300_000  # a close waits for the chunks in progress and the reports
 VIEW = "batch"

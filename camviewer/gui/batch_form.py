@@ -9,7 +9,7 @@ from pathlib import Path
 from camviewer import errors
 from camviewer.batch.config import parse_grids
 from camviewer.batch.run import BatchRequest
-from camviewer.metrics.perturbation import parse_perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION, parse_perturbation
 
 MIN_RATE_SECONDS = 1.0  # no rate (and no ETA) from less time than this
 
@@ -23,7 +23,7 @@ class BatchForm:
     labels: str = ""
     methods: tuple[str, ...] = ("gradcam",)
     grids: str = "9"
-    perturbation: str = "gaussian:0.1"
+    perturbation: str = str(DEFAULT_PERTURBATION)
     seed: int = 0
     workers: int = 0
 

@@ -25,11 +25,11 @@ from camviewer import errors
 from camviewer.engine.requests import METHOD_NAMES, EvaluateRequest
 from camviewer.explain.targets import ClassIndex
 from camviewer.gui.state import Preview, View, ViewerState
-from camviewer.metrics.perturbation import parse_perturbation
+from camviewer.metrics.perturbation import DEFAULT_PERTURBATION, parse_perturbation
 from camviewer.metrics.regions import ORDERS
 from camviewer.metrics.sensitivity import SensitivitySpec
 
-PERTURBATIONS = ("gaussian:0.1", "uniform", "constant:0", "mean", "blur:4")
+PERTURBATIONS = (str(DEFAULT_PERTURBATION), "uniform", "constant:0", "mean", "blur:4")
 CURVE_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),
                  (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 0), (255, 187, 120))
 ORDER_STYLES = {"morf": Qt.PenStyle.SolidLine, "lerf": Qt.PenStyle.DashLine, "random": Qt.PenStyle.DotLine}

@@ -68,6 +68,9 @@ class Perturbation:
         return self.kind if self.value is None else f"{self.kind}:{self.value:g}"
 
 
+DEFAULT_PERTURBATION = Perturbation("gaussian", 0.1)  # the AOPC study's: Gaussian noise, sigma = 0.1 of the value range
+
+
 def parse_perturbation(spec: str) -> Perturbation:
     """``constant:V``, ``gaussian:SIGMA``, ``uniform``, ``blur:SIGMA`` or ``mean``."""
     kind, separator, value = spec.strip().partition(":")
