@@ -4,6 +4,7 @@ trust prompt, and the command line's window start and headless fallback."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from camviewer.cli import viewer as viewer_cli
 from camviewer.cli.parser import opens_viewer
 from camviewer.cli.viewer import has_display
 from camviewer.engine import DecodedImage, ModelSession, run_evaluate
@@ -152,7 +154,19 @@ def test_a_card_that_runs_code_is_loaded_only_when_trusted(viewer: Viewer, qtbot
 
 def test_the_command_line_opens_the_viewer_for_paths_and_keeps_its_sub_commands() -> None:
     assert opens_viewer([]) and opens_viewer(["scan.dcm"]) and opens_viewer(["--model", "card.json", "scan.dcm"])
-    assert not any(opens_viewer([c]) for c in ("info", "explain", "evaluate", "convert", "demo-data", "--help", "--version"))
+    assert not any(opens_viewer([c]) for c in ("info", "explain", "evaluate", "convert", "demo-data", "batch", "--help", "--version",
+                                                "--self-test"))
+
+
+def test_a_bundle_without_a_display_writes_into_the_home_not_beside_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(viewer_cli, "frozen", lambda: True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    assert viewer_cli.headless(argparse.Namespace(paths=[EFFUSION], model=None, device=None, trust_code=False), "no display") == 0
+    assert [p.name[:10] for p in (tmp_path / "home").iterdir()] == ["camviewer-"] and sorted(tmp_path.iterdir()) == [tmp_path / "home"]
+    capsys.readouterr()
 
 
 def test_without_a_display_the_viewer_explains_headless(tmp_path: Path) -> None:

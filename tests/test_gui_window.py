@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gui_helpers import CR, EFFUSION, SAMPLES, TIMEOUT, grabbed, idle, make_viewer, shown, viewer
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QSettings, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
 from camviewer.gui.app import Viewer
 from camviewer.gui.image_view import linear_levels
+from camviewer.gui.settings import Settings
 from camviewer.io import load_image
 from camviewer.io.grayscale import apply_window
 from camviewer.model.build import DEFAULT_CARD
@@ -199,6 +200,15 @@ def test_settings_are_remembered_between_runs(qtbot: QtBot, tmp_path: Path) -> N
     view = second.state.view
     assert (view.style.cmap, view.style.alpha, view.method) == ("viridis", pytest.approx(0.7), "hirescam")
     second.window.close()
+
+
+def test_dialogs_start_in_the_users_documents_folder_then_where_the_user_was(tmp_path: Path) -> None:
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    assert settings.folder("export") == documents and documents.startswith(QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.HomeLocation))
+    settings.set_folder("export", tmp_path)
+    assert settings.folder("export") == str(tmp_path) and settings.folder("open") == documents
 
 
 def test_measuring_a_distance_and_browsing_the_tags(viewer: Viewer, qtbot: QtBot) -> None:

@@ -44,6 +44,9 @@ class CommandParser(argparse.ArgumentParser):
 def build_parser() -> CommandParser:
     parser = CommandParser(prog="camviewer", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"camviewer {__version__}")
+    parser.add_argument("--self-test", dest="run", action="store_const", const="run_self_test",
+                        help="check this installation: bundled files, the default model, a sample explained, the window's toolkit")
+    parser.set_defaults(command_module="selftest")  # each sub-command sets its own
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     _info(commands.add_parser("info", help="show an image's metadata and window presets",
                               description="Show an image's metadata, window presets and warnings."))
@@ -67,7 +70,7 @@ def build_parser() -> CommandParser:
 def opens_viewer(argv: list[str]) -> bool:
     """``camviewer [FILE|FOLDER ...] [--model CARD] [--device D]``: no sub-command, no --help or --version."""
     commands = {"info", "convert", "explain", "evaluate", "batch", "demo-data"}
-    return not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version"))
+    return not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version", "--self-test"))
 
 
 def viewer_parser() -> CommandParser:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from camviewer.cli.report import fail
 from camviewer.io import RASTER_SIGNATURES, is_dicom_file
+from camviewer.resources import DEFAULT_SAMPLE, frozen
 
 HEADLESS_EXPORTS = "png,panel"
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
-HEADLESS_SAMPLE = SAMPLES / "phantom_effusion.dcm"
 VISIBLE_PLATFORMS_OFF = {"offscreen", "minimal", "vnc"}
 
 
@@ -51,8 +50,8 @@ def run_viewer(args: argparse.Namespace) -> int:
 
 def headless(args: argparse.Namespace, why: str) -> int:
     """Explain the files (a folder: its images) with the default exports into a new folder."""
-    files = [f for p in args.paths for f in (_images_in(p) if p.is_dir() else [p])] or [HEADLESS_SAMPLE]
-    out = Path(f"camviewer-{datetime.now():%Y%m%d-%H%M%S}")
+    files = [f for p in args.paths for f in (_images_in(p) if p.is_dir() else [p])] or [DEFAULT_SAMPLE]
+    out = (Path.home() if frozen() else Path()) / f"camviewer-{datetime.now():%Y%m%d-%H%M%S}"  # a bundle: never beside itself
     print(f"camviewer: {why}; explaining {len(files)} file(s) headless into {out}/ (camviewer explain --help for more)",
           file=sys.stderr)
     argv = ["explain", *map(str, files), "--out", str(out), "--export", HEADLESS_EXPORTS]

@@ -16,8 +16,8 @@ from camviewer.gui.main_window import MainWindow
 from camviewer.gui.settings import Settings
 from camviewer.gui.state import ViewerState
 from camviewer.gui.worker import WorkerHost
+from camviewer.resources import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 FIRST_SAMPLE = "phantom_effusion.dcm"
 
 

@@ -40,8 +40,8 @@ from camviewer.gui.settings import Settings
 from camviewer.gui.state import Orientation, View, ViewerState
 from camviewer.gui.tags import TagBrowser
 from camviewer.gui.worker import WorkerHost
-from camviewer.model.build import DEFAULT_CARD
 from camviewer.model.card import card_hash, load_card
+from camviewer.resources import DEFAULT_CARD
 
 SHUTDOWN_MS = 5000
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"

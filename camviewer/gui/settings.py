@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from camviewer.engine.requests import METHOD_NAMES
 from camviewer.render.overlay import COLORMAPS, OverlayStyle
@@ -27,8 +27,9 @@ class Settings:
         self.store.setValue("recent", names[:MAX_RECENT])
 
     def folder(self, key: str) -> str:
+        """The folder last used for ``key``; at first the user's Documents folder (never the program's)."""
         value = self.store.value(f"folders/{key}", "")
-        return value if isinstance(value, str) else ""
+        return value if isinstance(value, str) and value else QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
 
     def set_folder(self, key: str, folder: Path) -> None:
         self.store.setValue(f"folders/{key}", str(folder))

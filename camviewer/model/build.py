@@ -16,6 +16,7 @@ from camviewer.model.architectures import ARCHITECTURES
 from camviewer.model.card import ModelCard, load_card
 from camviewer.model.device import select_device
 from camviewer.model.weights import load_weights
+from camviewer.resources import DEFAULT_CARD
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,9 +34,6 @@ class LoadedModel:
         if self.card.architecture:
             return ARCHITECTURES[self.card.architecture].target_layer
         return None
-
-
-DEFAULT_CARD = Path(__file__).resolve().parents[2] / "models" / "demo-resnet.json"
 
 
 def load_model(card: str | Path | ModelCard | None, *, trust_code: bool = False, device: str | None = None) -> LoadedModel:
