@@ -82,7 +82,7 @@ def test_install_puts_the_bundle_the_menu_entry_and_the_file_type_in_the_home(bu
     entry = configparser.ConfigParser(interpolation=None)
     entry.read(share / "applications" / "camviewer.desktop")
     desktop = entry["Desktop Entry"]
-    assert desktop["Exec"] == f"{program} %F" and desktop["TryExec"] == str(program) and desktop["Icon"] == "camviewer"
+    assert desktop["Exec"] == f'"{program}" %F' and desktop["TryExec"] == str(program) and desktop["Icon"] == "camviewer"
     assert "application/dicom" in desktop["MimeType"].split(";") and desktop["Terminal"] == "false"
     assert (share / "icons" / "hicolor" / "scalable" / "apps" / "camviewer.svg").read_text().startswith("<svg")
     assert "*.dcm" in (share / "mime" / "packages" / "camviewer-dicom.xml").read_text()

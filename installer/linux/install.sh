@@ -59,5 +59,5 @@ comm -13 "$LIST.before" "$LIST.after" >> "$LIST"  # the caches these tools made 
 
 printf '%s\n' "$MANIFEST" >> "$LIST"
 mv "$LIST" "$MANIFEST"
-echo "camviewer installed: $BIN/camviewer, and in the desktop's menu (Graphics, Science). Uninstall: $HERE/uninstall.sh"
+echo "camviewer installed: $BIN/camviewer, and in the desktop's menu (Science). Uninstall: $HERE/uninstall.sh"
 case ":$PATH:" in *":$BIN:"*) ;; *) echo "note: $BIN is not on PATH; the menu entry works without it" ;; esac
