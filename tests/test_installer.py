@@ -114,3 +114,13 @@ def test_install_refuses_a_folder_without_the_program(home: Path, tmp_path: Path
     before = listing(home)
     done = run("install.sh", home, str(tmp_path / "empty"))
     assert done.returncode == 1 and "no camviewer executable" in done.stderr and listing(home) == before
+
+
+def test_a_failed_install_leaves_nothing_behind(bundle: Path, home: Path) -> None:
+    blocker = home / ".local" / "share" / "mime" / "packages"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where install needs a folder")
+    before = listing(home)
+    done = run("install.sh", home, str(bundle))
+    assert done.returncode != 0 and "nothing was left installed" in done.stderr
+    assert listing(home) == before

@@ -20,7 +20,19 @@ for target in "$APP" "$BIN/camviewer" "$DATA/applications/camviewer.desktop"; do
     if [ -e "$target" ] || [ -L "$target" ]; then echo "install: $target exists already; not replacing it" >&2; exit 1; fi
 done
 LIST=$(mktemp)
-trap 'rm -f "$LIST" "$LIST.before" "$LIST.after"' EXIT
+INSTALLED=0
+
+roll_back() {  # a failed install leaves nothing behind: what it created so far goes again
+    if [ "$INSTALLED" = 0 ]; then
+        if grep -qxF "$APP" "$LIST"; then rm -rf "$APP"; fi
+        sort -r "$LIST" | while IFS= read -r path; do
+            if [ -L "$path" ] || [ -f "$path" ]; then rm -f "$path"; elif [ -d "$path" ]; then rmdir "$path" 2>/dev/null || true; fi
+        done
+        echo "install: failed; nothing was left installed" >&2
+    fi
+    rm -f "$LIST" "$LIST.before" "$LIST.after"
+}
+trap roll_back EXIT
 
 make_dir() {  # mkdir -p that lists each folder it creates, outermost first
     missing=""
@@ -58,6 +70,7 @@ snapshot > "$LIST.after"
 comm -13 "$LIST.before" "$LIST.after" >> "$LIST"  # the caches these tools made anew are install's too
 
 printf '%s\n' "$MANIFEST" >> "$LIST"
-mv "$LIST" "$MANIFEST"
+cp "$LIST" "$MANIFEST"
+INSTALLED=1
 echo "camviewer installed: $BIN/camviewer, and in the desktop's menu (Science). Uninstall: $HERE/uninstall.sh"
 case ":$PATH:" in *":$BIN:"*) ;; *) echo "note: $BIN is not on PATH; the menu entry works without it" ;; esac
