@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from markupsafe import Markup
 
 from camviewer.batch.plots import aopc_length_plot, morf_plot
 from camviewer.batch.records import ImageRecord
-from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_file
+from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_text_file
 
 EXTREMES = 5
 Thumbnail = Callable[[str, str], bytes | None]
@@ -94,13 +93,8 @@ def render_report(summary: dict[str, Any], config_doc: dict[str, Any], run: dict
 def write_report(path: str | Path, summary: dict[str, Any], config_doc: dict[str, Any], run: dict[str, Any],
                  records: Records, thumbnail: Thumbnail, *, protected: ProtectedInputs = NO_INPUTS) -> None:
     """Write :func:`render_report`'s HTML to ``path`` atomically (UTF-8), as it is generated."""
-    with atomic_file(path, protected) as fp:
-        text = io.TextIOWrapper(fp, encoding="utf-8", errors="backslashreplace", newline="", write_through=True)
-        try:
-            for piece in render_report(summary, config_doc, run, records, thumbnail):
-                text.write(piece)
-        finally:
-            text.detach()
+    with atomic_text_file(path, protected) as text:
+        text.writelines(render_report(summary, config_doc, run, records, thumbnail))
 
 
 def _row(record: ImageRecord, methods: Sequence[str], thumbnail: Thumbnail) -> ReportRow:

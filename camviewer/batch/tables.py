@@ -16,13 +16,12 @@ than run it as a formula; numbers are never escaped.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable
 from pathlib import Path
 
 from camviewer.batch.config import BatchConfig
 from camviewer.batch.records import ImageRecord, MethodRecord
-from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_file
+from camviewer.io.write import NO_INPUTS, ProtectedInputs, atomic_text_file
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 Cell = str | int | float | bool | None
@@ -50,15 +49,11 @@ def aopc_column(config: BatchConfig, method: str, grid_index: int) -> str:
 def write_results_csv(path: str | Path, records: Iterable[ImageRecord], config: BatchConfig, *, labelled: bool, located: bool,
                       multilabel: bool = False, protected: ProtectedInputs = NO_INPUTS) -> None:
     """Write ``results.csv`` atomically, one row per record in the order given."""
-    with atomic_file(path, protected) as fp:
-        text = io.TextIOWrapper(fp, encoding="utf-8", errors="backslashreplace", newline="", write_through=True)
-        try:
-            writer = csv.writer(text)
-            writer.writerow([cell(c) for c in result_columns(config, labelled, located, multilabel)])
-            for record in records:
-                writer.writerow([cell(c) for c in result_row(record, config, labelled, located, multilabel)])
-        finally:
-            text.detach()
+    with atomic_text_file(path, protected) as text:
+        writer = csv.writer(text)
+        writer.writerow([cell(c) for c in result_columns(config, labelled, located, multilabel)])
+        for record in records:
+            writer.writerow([cell(c) for c in result_row(record, config, labelled, located, multilabel)])
 
 
 def result_row(record: ImageRecord, config: BatchConfig, labelled: bool, located: bool, multilabel: bool = False) -> list[Cell]:

@@ -34,6 +34,7 @@ from camviewer.render.overlay import OverlayStyle, for_map, overlay
 from camviewer.render.overlay import normalise as display_scale
 
 THUMBNAIL_SIDE = 96
+FINDING_THRESHOLD = 0.5  # a multi-label model predicts a finding at this probability and above
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,16 @@ def _probabilities(session: ModelSession, result: ImageResult) -> np.ndarray:
     return out
 
 
+def _found(probabilities: np.ndarray) -> np.ndarray:
+    """Which findings a multi-label model predicts: probability >= FINDING_THRESHOLD."""
+    return probabilities >= FINDING_THRESHOLD
+
+
 def _findings(session: ModelSession, result: ImageResult) -> tuple[str, ...] | None:
-    """A multi-label model's predicted label set: the classes with probability >= 0.5 (None for single-label)."""
+    """A multi-label model's predicted label set (None for single-label)."""
     if not session.card.multilabel:
         return None
-    return tuple(session.card.classes[k] for k in np.nonzero(_probabilities(session, result) >= 0.5)[0])
+    return tuple(session.card.classes[k] for k in np.nonzero(_found(_probabilities(session, result)))[0])
 
 
 def _correct(session: ModelSession, truth: Truth | None, result: ImageResult) -> bool | None:
@@ -160,7 +166,7 @@ def _correct(session: ModelSession, truth: Truth | None, result: ImageResult) ->
     if truth is None or truth.indices is None:
         return None
     if session.card.multilabel:
-        return {int(k) for k in np.nonzero(_probabilities(session, result) >= 0.5)[0]} == set(truth.indices)
+        return {int(k) for k in np.nonzero(_found(_probabilities(session, result)))[0]} == set(truth.indices)
     return result.predictions[0].index in truth.indices
 
 
@@ -172,7 +178,7 @@ def _matches(session: ModelSession, truth: Truth | None, result: ImageResult, pr
     if session.card.multilabel:
         wanted = np.zeros(len(probs), dtype=bool)
         wanted[list(truth.indices)] = True
-        return int(np.sum((probs >= 0.5) == wanted))
+        return int(np.sum(_found(probs) == wanted))
     return int(int(np.argmax(probs)) in truth.indices)
 
 

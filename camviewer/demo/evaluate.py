@@ -24,6 +24,7 @@ from camviewer.metrics.regions import Order
 from camviewer.model.build import load_model
 from camviewer.phantom import CLASSES, FINDINGS
 from camviewer.phantom.write import xray_image
+from camviewer.resources import MODELS
 
 LESIONS = ("nodule", "consolidation", "effusion")
 METHODS = ("gradcam", "hirescam", "gradcampp", "xgradcam", "layercam", "lrp-epf")
@@ -125,5 +126,4 @@ def table(cards: list[Path], per_class: int = 20) -> str:
 
 
 if __name__ == "__main__":
-    root = Path(__file__).resolve().parents[2] / "models"
-    print(table([root / "demo-vgg.json", root / "demo-resnet.json"]))
+    print(table([MODELS / "demo-vgg.json", MODELS / "demo-resnet.json"]))

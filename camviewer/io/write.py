@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import struct
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import numpy as np
 
@@ -105,6 +106,17 @@ def atomic_file(path: str | Path, protected: ProtectedInputs = NO_INPUTS) -> Ite
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_text_file(path: str | Path, protected: ProtectedInputs = NO_INPUTS) -> Iterator[TextIO]:
+    """:func:`atomic_file` as UTF-8 text (unencodable characters escaped, newlines as written)."""
+    with atomic_file(path, protected) as fp:
+        text = io.TextIOWrapper(fp, encoding="utf-8", errors="backslashreplace", newline="", write_through=True)
+        try:
+            yield text
+        finally:
+            text.detach()  # the binary file stays atomic_file's to close
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, protected: ProtectedInputs = NO_INPUTS) -> None:
